@@ -1,0 +1,58 @@
+"""One cityhub home: its settings, metadata DB, lake and engine, opened together."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import duckdb
+
+from cityhub.catalog.db import Database
+from cityhub.config import Settings, load_settings
+from cityhub.errors import CityhubError
+from cityhub.lake import Lake
+
+
+class NotInitialised(CityhubError):
+    status = 503
+    title = "Not initialised"
+
+
+class Hub:
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.db = Database(settings.db_url)
+        self.lake = Lake(settings.lake_path)
+
+    @classmethod
+    def open(cls, settings: Settings | None = None, *, check: bool = True) -> Hub:
+        hub = cls(settings or load_settings())
+        if check and not hub.db.is_current():
+            raise NotInitialised(
+                f"the metadata DB at {hub.db.engine.url.render_as_string()} is not set up or "
+                "not up to date; run `cityhub init` (or `cityhub db upgrade`)")
+        return hub
+
+    def init(self) -> None:
+        """Create the home folders and bring the metadata DB to the current schema."""
+        self.settings.home.mkdir(parents=True, exist_ok=True)
+        for sub in ("tables", "rejects", "staging"):
+            (self.lake.root / sub).mkdir(parents=True, exist_ok=True)
+        self.db.upgrade()
+
+    def engine(self) -> duckdb.DuckDBPyConnection:
+        """A fresh embedded DuckDB connection, memory-capped, spilling to the lake's disk."""
+        con = duckdb.connect(config={
+            "memory_limit": self.settings.duckdb_memory_limit,
+            "temp_directory": str(self.lake.staging() / "duckdb"),
+            "preserve_insertion_order": True,  # reject line numbers rely on file order
+        })
+        if self.settings.duckdb_threads:
+            con.execute(f"SET threads = {int(self.settings.duckdb_threads)}")
+        return con
+
+    @property
+    def home(self) -> Path:
+        return self.settings.home
+
+    def close(self) -> None:
+        self.db.dispose()

@@ -1,0 +1,261 @@
+"""Column types inferred from a sample, as DuckDB expressions that convert the whole stream.
+
+The sample is profiled in one SQL statement (no Python per value); the chosen conversions then run
+inside the engine over every row. A value that does not fit its column's type is flagged with a
+reason so the row goes to the rejects store instead of vanishing.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+import duckdb
+import pyarrow as pa
+
+from cityhub.catalog.vocab import DataType
+
+#: Written instead of a value by departments; empty for typed columns, kept text for strings.
+NULL_TOKENS = ("", "-", "--", "—", "/", "NULL", "null", "None", "N/A", "n/a", "NA", "#N/A", "不详")
+TRUE_WORDS = ("是", "true", "t", "y", "yes")
+FALSE_WORDS = ("否", "false", "f", "n", "no")
+
+# Shapes checked before parsing, so lenient parsers never accept junk. (regex, strptime format)
+DATE_FORMATS = [
+    (r"\d{4}-\d{1,2}-\d{1,2}", "%Y-%m-%d"),
+    (r"\d{4}/\d{1,2}/\d{1,2}", "%Y/%m/%d"),
+    (r"\d{4}\.\d{1,2}\.\d{1,2}", "%Y.%m.%d"),
+    (r"\d{4}年\d{1,2}月\d{1,2}日", "%Y年%m月%d日"),
+    (r"(19|20)\d{2}(0[1-9]|1[0-2])(0[1-9]|[12]\d|3[01])", "%Y%m%d"),
+]
+TIMESTAMP_FORMATS = [
+    (r"\d{4}-\d{1,2}-\d{1,2}[ T]\d{1,2}:\d{2}:\d{2}", "%Y-%m-%d %H:%M:%S"),
+    (r"\d{4}-\d{1,2}-\d{1,2}T\d{1,2}:\d{2}:\d{2}", "%Y-%m-%dT%H:%M:%S"),
+    (r"\d{4}-\d{1,2}-\d{1,2}[ T]\d{1,2}:\d{2}:\d{2}\.\d{1,6}", "%Y-%m-%d %H:%M:%S.%f"),
+    (r"\d{4}-\d{1,2}-\d{1,2} \d{1,2}:\d{2}", "%Y-%m-%d %H:%M"),
+    (r"\d{4}/\d{1,2}/\d{1,2} \d{1,2}:\d{2}:\d{2}", "%Y/%m/%d %H:%M:%S"),
+    (r"\d{4}/\d{1,2}/\d{1,2} \d{1,2}:\d{2}", "%Y/%m/%d %H:%M"),
+    (r"\d{4}年\d{1,2}月\d{1,2}日 ?\d{1,2}:\d{2}:\d{2}", "%Y年%m月%d日 %H:%M:%S"),
+    (r"\d{4}年\d{1,2}月\d{1,2}日\d{1,2}时\d{1,2}分\d{1,2}秒", "%Y年%m月%d日%H时%M分%S秒"),
+    (r"(19|20)\d{12}", "%Y%m%d%H%M%S"),
+]
+INT_RE = r"[+-]?(\d{1,18}|\d{1,3}(,\d{3}){1,5})"
+DEC_RE = r"[+-]?(\d+|\d{1,3}(,\d{3})+)?\.\d+([eE][+-]?\d+)?|[+-]?\d+[eE][+-]?\d+"
+EXCEL_SERIAL_RE = r"[1-9]\d{3,4}(\.0+)?"  # 1000..99999 days after 1899-12-30
+# Titles of columns whose digits are an identifier, never a quantity: they stay strings.
+CODE_HINT = re.compile(
+    r"编码|代码|编号|号码|证号|电话|手机|邮编|邮政|身份证|证件|账号|帐号|卡号|工号|学号|车牌|号牌|"
+    r"\b(id|code|no|phone|tel|mobile|zip|postcode)\b|_id$|_code$|_no$", re.IGNORECASE)
+DATE_HINT = re.compile(r"日期|时间|年月|date|time|day", re.IGNORECASE)
+#: At least this many non-null sample values, of which this share fit, for a type to be chosen
+#: despite a few misfits (those rows are then rejected, with their reasons).
+MIN_VALUES_FOR_TOLERANCE, MIN_FIT_SHARE = 200, 0.995
+#: A column keeps the type it already has while most sample values fit it: the misfits are then
+#: rejected (and the reject limit decides), rather than the whole column silently retyped.
+KEEP_EXISTING_SHARE = 0.5
+
+
+@dataclass(frozen=True)
+class ColumnPlan:
+    """How one source column becomes one stored field."""
+
+    title: str  # the source's own name
+    name: str  # machine name in the lake
+    data_type: DataType
+    expr: str  # DuckDB expression over the source column giving the stored value
+    bad: str | None  # DuckDB expression: a reason text when a value does not fit, else NULL
+
+
+def quote(identifier: str) -> str:
+    return '"' + identifier.replace('"', '""') + '"'
+
+
+def literal(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+def _in(values: tuple[str, ...]) -> str:
+    return ", ".join(literal(v) for v in values)
+
+
+def _clean(col: str) -> str:
+    return f"(CASE WHEN trim({col}) IN ({_in(NULL_TOKENS)}) THEN NULL ELSE trim({col}) END)"
+
+
+def _fmt_list(fmts: list[str]) -> str:
+    return "[" + ", ".join(literal(f) for f in fmts) + "]"
+
+
+def _conversion(dtype: DataType, col: str, fmts: list[str]) -> str:
+    c = _clean(col)
+    match dtype:
+        case DataType.INTEGER:
+            return f"TRY_CAST(replace({c}, ',', '') AS BIGINT)"
+        case DataType.DECIMAL:
+            return f"TRY_CAST(replace({c}, ',', '') AS DOUBLE)"
+        case DataType.BOOLEAN:
+            return (f"(CASE WHEN lower({c}) IN ({_in(TRUE_WORDS)}) THEN true "
+                    f"WHEN lower({c}) IN ({_in(FALSE_WORDS)}) THEN false END)")
+        case DataType.DATE if fmts == ["excel"]:
+            return f"(DATE '1899-12-30' + TRY_CAST(TRY_CAST({c} AS DOUBLE) AS INTEGER))"
+        case DataType.DATE:
+            return f"CAST(try_strptime({c}, {_fmt_list(fmts)}) AS DATE)"
+        case DataType.TIMESTAMP:
+            return f"try_strptime({c}, {_fmt_list(fmts)})"
+    return col
+
+
+def _string_plan(title: str, name: str, col: str) -> ColumnPlan:
+    return ColumnPlan(title, name, DataType.STRING, col, None)
+
+
+def typed_plan(title: str, name: str, dtype: DataType, fmts: list[str] | None = None
+               ) -> ColumnPlan:
+    col = quote(title)
+    if dtype is DataType.STRING:
+        return _string_plan(title, name, col)
+    conv = _conversion(dtype, col, fmts or [])
+    shown = "excel serial date" if fmts == ["excel"] else dtype.value
+    if fmts and fmts != ["excel"]:
+        shown += " (" + " or ".join(fmts).replace("%", "") + ")"
+    found = f"substr({col}, 1, 80)"
+    bad = (f"CASE WHEN {_clean(col)} IS NOT NULL AND {conv} IS NULL THEN "
+           f"{literal(title + ': expected ' + shown + ', found ')} || {literal(chr(39))} || "
+           f"{found} || {literal(chr(39))} END")
+    return ColumnPlan(title, name, dtype, conv, bad)
+
+
+def arrow_data_type(t: pa.DataType) -> DataType | None:
+    """The logical type of an already typed source column; None for text (to be inferred)."""
+    if pa.types.is_string(t) or pa.types.is_large_string(t) or pa.types.is_null(t):
+        return None
+    if pa.types.is_boolean(t):
+        return DataType.BOOLEAN
+    if pa.types.is_integer(t):
+        return DataType.INTEGER
+    if pa.types.is_floating(t) or pa.types.is_decimal(t):
+        return DataType.DECIMAL
+    if pa.types.is_date(t):
+        return DataType.DATE
+    if pa.types.is_timestamp(t):
+        return DataType.TIMESTAMP
+    if pa.types.is_binary(t) or pa.types.is_large_binary(t):
+        return DataType.GEOMETRY
+    if pa.types.is_nested(t):
+        return DataType.JSON
+    return DataType.STRING
+
+
+def _source_typed_plan(title: str, name: str, dtype: DataType) -> ColumnPlan:
+    col = quote(title)
+    expr = f"CAST(to_json({col}) AS VARCHAR)" if dtype is DataType.JSON else col
+    return ColumnPlan(title, name, dtype, expr, None)
+
+
+def _sample_stats(con: duckdb.DuckDBPyConnection, view: str, titles: list[str]
+                  ) -> dict[str, dict[str, int]]:
+    """For each text column, how many sample values fit each candidate shape: one SQL statement."""
+    aggs: list[str] = []
+    keys: list[tuple[str, str]] = []
+
+    def add(title: str, key: str, cond: str) -> None:
+        aggs.append(f"count(*) FILTER (WHERE {cond})")
+        keys.append((title, key))
+
+    for title in titles:
+        v = _clean(quote(title))
+        add(title, "n", f"{v} IS NOT NULL")
+        add(title, "int", f"regexp_full_match({v}, {literal(INT_RE)})")
+        add(title, "dec", f"regexp_full_match({v}, {literal(DEC_RE)}) "
+                          f"OR regexp_full_match({v}, {literal(INT_RE)})")
+        add(title, "lead0", f"regexp_full_match({v}, '[+-]?0[0-9]+')")
+        add(title, "long", f"regexp_full_match({v}, '[0-9]{{16,}}')")
+        add(title, "mobile", f"regexp_full_match({v}, '1[3-9][0-9]{{9}}')")
+        add(title, "bool", f"lower({v}) IN ({_in(TRUE_WORDS + FALSE_WORDS)})")
+        add(title, "excel", f"regexp_full_match({v}, {literal(EXCEL_SERIAL_RE)})")
+        for kind, formats in (("date", DATE_FORMATS), ("ts", TIMESTAMP_FORMATS)):
+            for i, (shape, fmt) in enumerate(formats):
+                add(title, f"{kind}{i}", f"regexp_full_match({v}, {literal(shape)}) AND "
+                                         f"try_strptime({v}, {literal(fmt)}) IS NOT NULL")
+    if not aggs:
+        return {}
+    row = con.sql(f"SELECT {', '.join(aggs)} FROM {view}").fetchall()[0]
+    stats: dict[str, dict[str, int]] = {t: {} for t in titles}
+    for (title, key), value in zip(keys, row, strict=True):
+        stats[title][key] = int(value)
+    return stats
+
+
+def _fits(count: int, n: int) -> bool:
+    return n > 0 and (count == n or (n >= MIN_VALUES_FOR_TOLERANCE and count / n >= MIN_FIT_SHARE))
+
+
+def _formats(s: dict[str, int], kind: str, formats: list[tuple[str, str]]) -> tuple[int, list[str]]:
+    used = [(s[f"{kind}{i}"], fmt) for i, (_, fmt) in enumerate(formats) if s[f"{kind}{i}"]]
+    # A value fits at most one shape here except the ISO pair; the sum is what fits any of them.
+    return sum(c for c, _ in used), [fmt for _, fmt in used]
+
+
+def _candidates(title: str, s: dict[str, int]) -> list[tuple[DataType, list[str], int]]:
+    """Types in order of preference, each with its formats and how many values fit it."""
+    n = s["n"]
+    code_like = (s["lead0"] > 0 or s["long"] > 0 or bool(CODE_HINT.search(title))
+                 or (n > 0 and s["mobile"] / n >= 0.9))
+    found: list[tuple[DataType, list[str], int]] = [(DataType.BOOLEAN, [], s["bool"])]
+    date_count, date_fmts = _formats(s, "date", DATE_FORMATS)
+    ts_count, ts_fmts = _formats(s, "ts", TIMESTAMP_FORMATS)
+    found.append((DataType.DATE, date_fmts, date_count))
+    found.append((DataType.TIMESTAMP, ts_fmts, ts_count))
+    if DATE_HINT.search(title) and s["excel"] == n:
+        found.append((DataType.DATE, ["excel"], s["excel"]))
+    if not code_like:
+        found += [(DataType.INTEGER, [], s["int"]), (DataType.DECIMAL, [], s["dec"])]
+    return found
+
+
+def choose_type(title: str, s: dict[str, int], existing: DataType | None
+                ) -> tuple[DataType, list[str]]:
+    n = s["n"]
+    options = _candidates(title, s)
+    if existing is DataType.STRING:
+        return DataType.STRING, []
+    if existing is not None:
+        for dtype, fmts, count in options:
+            if dtype is existing and n and count / n >= KEEP_EXISTING_SHARE:
+                return dtype, fmts
+    for dtype, fmts, count in options:
+        if _fits(count, n):
+            return dtype, fmts
+    return DataType.STRING, []
+
+
+def plan_columns(
+    con: duckdb.DuckDBPyConnection,
+    sample_view: str,
+    schema: pa.Schema,
+    names: dict[str, str],
+    existing: dict[str, DataType],
+) -> list[ColumnPlan]:
+    """Plans for every source column of `schema` (titles as names), from the sample in
+    `sample_view`. `existing` holds the types the dataset already has, by title: a column keeps
+    its type while the new values still fit it, so syncs do not flap between types."""
+    text_titles = [f.name for f in schema if arrow_data_type(f.type) is None]
+    stats = _sample_stats(con, sample_view, text_titles)
+    plans = []
+    for f in schema:
+        source_type = arrow_data_type(f.type)
+        if source_type is not None:
+            plans.append(_source_typed_plan(f.name, names[f.name], source_type))
+            continue
+        dtype, fmts = choose_type(f.name, stats[f.name], existing.get(f.name))
+        plans.append(typed_plan(f.name, names[f.name], dtype, fmts))
+    return plans
+
+
+def select_sql(plans: list[ColumnPlan], source: str, keep: list[str]) -> str:
+    """One SELECT converting every column and computing `__bad` (the first misfit's reason)."""
+    cols = [f"{p.expr} AS {quote(p.name)}" for p in plans]
+    bads = [p.bad for p in plans if p.bad]
+    bad = f"coalesce({', '.join(bads)})" if bads else "CAST(NULL AS VARCHAR)"
+    extra = [quote(k) for k in keep]
+    return f"SELECT {', '.join([*cols, f'{bad} AS __bad', *extra])} FROM {source}"

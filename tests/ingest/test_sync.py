@@ -1,0 +1,165 @@
+"""End to end: files into versioned datasets with the catalog kept in step (SQLite and PostgreSQL)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import pytest
+
+from cityhub.catalog import service
+from cityhub.errors import RejectRatioExceeded, SchemaDrift, SourceError
+from cityhub.hub import Hub
+from cityhub.ingest import SyncOptions, rollback_dataset, sync_file
+
+from .helpers import PEOPLE, register, write_csv
+
+
+def fields_of(hub: Hub, code: str = "DS1") -> dict[str, dict]:
+    with hub.db.session() as s:
+        ds = service.get_dataset(s, code)
+        return {f.title: {"name": f.name, "type": f.data_type, "semantic": f.semantic_type,
+                          "grade": f.grade, "present": f.present, "profile": f.profile}
+                for f in ds.fields}
+
+
+def test_csv_types_names_profile_and_stats(hub: Hub, tmp_path: Path) -> None:
+    register(hub)
+    result = sync_file(hub, "DS1", write_csv(tmp_path / "people.csv", PEOPLE))
+    assert (result.status, result.version, result.rows_written, result.rows_rejected) == \
+        ("succeeded", 0, 3, 0)
+    assert result.source_hash and result.source_hash.startswith("sha256:")
+    f = fields_of(hub)
+    assert [f[t]["type"] for t in ("身份证号码", "姓名", "出生日期", "手机号码", "邮编", "月收入",
+                                    "是否党员", "登记时间")] == \
+        ["string", "string", "date", "string", "string", "decimal", "boolean", "timestamp"]
+    assert f["身份证号码"]["name"] == "shen_fen_zheng_hao_ma"
+    assert f["身份证号码"]["semantic"] == "id_card" and f["身份证号码"]["grade"] == "L3"
+    assert f["手机号码"]["semantic"] == "mobile"
+    assert f["月收入"]["profile"]["max"] == 12000
+    rows = hub.lake.read("DS1").to_pylist()
+    assert rows[2]["you_bian"] == "014100"  # leading zero kept
+    assert rows[2]["chu_sheng_ri_qi"] == dt.date(2002, 3, 3)
+    assert rows[0]["shi_fou_dang_yuan"] is True
+    with hub.db.session() as s:
+        st = service.stats(s)
+    assert (st.departments_connected, st.departments_cataloged, st.datasets, st.fields,
+            st.records) == (1, 1, 1, 9, 3)
+
+
+def test_gbk_file_equals_its_utf8_twin(hub: Hub, tmp_path: Path) -> None:
+    register(hub, "U8")
+    register(hub, "GB")
+    sync_file(hub, "U8", write_csv(tmp_path / "u.csv", PEOPLE))
+    r = sync_file(hub, "GB", write_csv(tmp_path / "g.csv", PEOPLE, "gbk"))
+    assert any("gb18030" in n for n in r.notes)
+    assert hub.lake.read("GB").to_pylist() == hub.lake.read("U8").to_pylist()
+
+
+def test_bad_rows_are_kept_with_reasons(hub: Hub, tmp_path: Path) -> None:
+    register(hub)
+    body = "".join(f"{i},name{i},{i * 10}\n" for i in range(1, 301))
+    text = ("编号,名称,数量\n" + body
+            + '301,"ragged",1,extra\n'       # line 302: too many columns
+            + "302,bad number,12x\n")         # line 303: does not fit integer
+    result = sync_file(hub, "DS1", write_csv(tmp_path / "m.csv", text),
+                       SyncOptions(max_reject_ratio=0.05))
+    assert (result.rows_written, result.rows_rejected, result.rows_read) == (300, 2, 302)
+    rejects = sorted(hub.lake.rejects("DS1").to_pylist(), key=lambda r: r["line"])
+    assert [(r["line"], r["column"]) for r in rejects] == [(302, None), (303, "数量")]
+    assert "too many columns" in rejects[0]["reason"]
+    assert rejects[1]["reason"] == "数量: expected integer, found '12x'"
+
+
+def test_too_many_rejects_fail_and_keep_last_good_version(hub: Hub, tmp_path: Path) -> None:
+    register(hub)
+    sync_file(hub, "DS1", write_csv(tmp_path / "good.csv", "a,b\n1,2\n3,4\n"))
+    bad = "a,b\n" + "".join(f"{i},{i}\n" for i in range(300)) + "x,1\ny,2\n1,2,3\n"
+    with pytest.raises(RejectRatioExceeded, match="3 of 303 rows rejected"):
+        sync_file(hub, "DS1", write_csv(tmp_path / "bad.csv", bad),
+                  SyncOptions(max_reject_ratio=0.005))
+    assert hub.lake.version("DS1") == 0
+    assert hub.lake.read("DS1").to_pylist() == [{"a": 1, "b": 2}, {"a": 3, "b": 4}]
+    with hub.db.session() as s:
+        runs = service.sync_runs(s, "DS1")
+        assert [r.status for r in runs] == ["failed", "succeeded"]
+        assert "above the limit" in (runs[0].message or "")
+        assert service.get_dataset(s, "DS1").row_count == 2
+    assert hub.lake.rejects("DS1", runs[0].id).num_rows == 3  # kept for inspection
+
+
+def test_versions_modes_history_time_travel_rollback(hub: Hub, tmp_path: Path) -> None:
+    register(hub, key=["代码"])
+    sync_file(hub, "DS1", write_csv(tmp_path / "v0.csv", "代码,值\nA01,1\nA02,2\n"))
+    sync_file(hub, "DS1", write_csv(tmp_path / "v1.csv", "代码,值\nA03,3\n"),
+              SyncOptions(mode="append"))
+    sync_file(hub, "DS1", write_csv(tmp_path / "v2.csv", "代码,值\nA01,10\nA04,4\n"),
+              SyncOptions(mode="upsert"))
+    current = sorted(hub.lake.read("DS1").to_pylist(), key=lambda r: r["dai_ma"])
+    assert current == [{"dai_ma": "A01", "zhi": 10}, {"dai_ma": "A02", "zhi": 2},
+                       {"dai_ma": "A03", "zhi": 3}, {"dai_ma": "A04", "zhi": 4}]
+    assert hub.lake.read("DS1", version=0).num_rows == 2
+    hist = hub.lake.history("DS1")
+    assert [h.version for h in hist] == [2, 1, 0]
+    assert hist[2].source is not None and hist[2].source.endswith("v0.csv")
+    assert hist[0].operator == "tester" and (hist[0].source_hash or "").startswith("sha256:")
+    new = rollback_dataset(hub, "DS1", 0)
+    assert new == 3
+    assert sorted(r["dai_ma"] for r in hub.lake.read("DS1").to_pylist()) == ["A01", "A02"]
+    with hub.db.session() as s:
+        ds = service.get_dataset(s, "DS1")
+        assert (ds.current_version, ds.row_count) == (3, 2)
+
+
+def test_schema_drift(hub: Hub, tmp_path: Path) -> None:
+    register(hub)
+    sync_file(hub, "DS1", write_csv(tmp_path / "a.csv", "代码,数量\nA,1\n"))
+    # Added: evolves the table, no flag needed.
+    r = sync_file(hub, "DS1", write_csv(tmp_path / "b.csv", "代码,数量,备注\nB,2,x\n"))
+    assert r.changes == ["field '备注' added (string)"]
+    # Retyped: breaking.
+    with pytest.raises(SchemaDrift, match="changed type from integer to string"):
+        sync_file(hub, "DS1", write_csv(tmp_path / "c.csv", "代码,数量,备注\nC,many,y\n"))
+    # Renamed (same place, same type): breaking, accepted with the flag.
+    with pytest.raises(SchemaDrift, match="'备注' renamed to '说明'"):
+        sync_file(hub, "DS1", write_csv(tmp_path / "d.csv", "代码,数量,说明\nD,4,z\n"))
+    assert hub.lake.version("DS1") == 1
+    r = sync_file(hub, "DS1", write_csv(tmp_path / "d.csv", "代码,数量,说明\nD,4,z\n"),
+                  SyncOptions(allow_breaking=True))
+    assert r.version == 2
+    f = fields_of(hub)
+    assert f["说明"]["present"] and not f["备注"]["present"]
+    with hub.db.session() as s:
+        kinds = [(c.kind, c.field) for c in service.schema_changes(s, "DS1")]
+    assert kinds == [("added", "备注"), ("renamed", "说明")]
+
+
+def test_grade_override_survives_later_syncs(hub: Hub, tmp_path: Path) -> None:
+    register(hub)
+    path = write_csv(tmp_path / "p.csv", PEOPLE)
+    sync_file(hub, "DS1", path)
+    with hub.db.session() as s:
+        service.set_field(s, "DS1", "月收入", grade="L4")
+    sync_file(hub, "DS1", path)
+    assert fields_of(hub)["月收入"]["grade"] == "L4"
+    assert fields_of(hub)["姓名"]["grade"] == "L3"
+
+
+def test_header_problems_and_empty_file(hub: Hub, tmp_path: Path) -> None:
+    register(hub)
+    with pytest.raises(SourceError, match="empty"):
+        sync_file(hub, "DS1", write_csv(tmp_path / "e.csv", ""))
+    r = sync_file(hub, "DS1", write_csv(tmp_path / "h.csv", "名称,名称,\n甲,乙,丙\n"))
+    assert r.rows_written == 1
+    assert any("'名称' repeats in column 2" in n for n in r.notes)
+    assert any("header of column 3 is empty" in n for n in r.notes)
+    assert set(fields_of(hub)) == {"名称", "名称_2", "column_3"}
+
+
+def test_quoted_newlines_tsv_and_semicolons(hub: Hub, tmp_path: Path) -> None:
+    register(hub, "T1")
+    register(hub, "T2")
+    sync_file(hub, "T1", write_csv(tmp_path / "q.tsv", '地址\t备注\n"南湖区\n东栅街道"\t好\n'))
+    assert hub.lake.read("T1").to_pylist() == [{"di_zhi": "南湖区\n东栅街道", "bei_zhu": "好"}]
+    sync_file(hub, "T2", write_csv(tmp_path / "s.csv", "a;b\n1;2\n"))
+    assert hub.lake.read("T2").to_pylist() == [{"a": 1, "b": 2}]
