@@ -6,9 +6,9 @@ import dataclasses
 import functools
 import json
 import sys
+from collections.abc import Callable
 from datetime import date, datetime
 from pathlib import Path
-from collections.abc import Callable
 from typing import Annotated, Any, TypeVar
 
 import typer
@@ -24,13 +24,19 @@ from rich.progress import (
 from rich.table import Table
 
 from cityhub.catalog import service
-from cityhub.catalog.search import index_dataset, search
+from cityhub.catalog.search import search
 from cityhub.catalog.vocab import DataType, OpenType, ShareType
 from cityhub.config import load_settings
 from cityhub.errors import CityhubError
 from cityhub.hub import Hub
-from cityhub.ingest import SyncOptions, SyncResult, apply_catalog, is_manifest, load_manifest
-from cityhub.ingest import rollback_dataset
+from cityhub.ingest import (
+    SyncOptions,
+    SyncResult,
+    apply_catalog,
+    is_manifest,
+    load_manifest,
+    rollback_dataset,
+)
 from cityhub.ingest import sync_file as run_sync
 
 app = typer.Typer(help="cityhub: the city's big data center (城市大数据中心)",
@@ -44,8 +50,8 @@ for sub, name in ((db_app, "db"), (dept_app, "department"), (dataset_app, "datas
                   (field_app, "field"), (catalog_app, "catalog")):
     app.add_typer(sub, name=name)
 
-out = Console()
-err = Console(stderr=True)
+out = Console(soft_wrap=True)
+err = Console(stderr=True, soft_wrap=True)
 F = TypeVar("F", bound=Callable[..., Any])
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON for scripts")]
 
@@ -170,13 +176,12 @@ def dataset_add(
 ) -> None:
     """Catalog a dataset (it may stay without data: cataloged but not connected)."""
     with _hub().db.session() as s:
-        ds = service.upsert_dataset(
+        service.upsert_dataset(
             s, code, department, name=name, summary=summary, share_type=share_type,
             share_condition=share_condition, open_type=open_type, open_condition=open_condition,
             legal_basis=legal_basis, update_cycle=update_cycle, format=format,
             classification=classification, publish_date=publish_date, themes=themes, tags=tags,
             key_fields=key)
-        index_dataset(s, ds)
     out.print(f"dataset {code} saved")
 
 
@@ -454,3 +459,7 @@ def catalog_search(
 def main() -> None:
     app()
 
+
+
+if __name__ == "__main__":
+    main()

@@ -1,4 +1,4 @@
-"""End to end: files into versioned datasets with the catalog kept in step (SQLite and PostgreSQL)."""
+"""End to end: files into versioned datasets, the catalog kept in step (SQLite and PostgreSQL)."""
 
 from __future__ import annotations
 

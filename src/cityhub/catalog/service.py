@@ -9,8 +9,9 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, selectinload
 
-from cityhub.catalog.names import assign_names
 from cityhub.catalog.models import Dataset, Department, FieldInfo, SchemaChange, SyncRun
+from cityhub.catalog.names import assign_names
+from cityhub.catalog.search import index_dataset
 from cityhub.catalog.vocab import DataType, Grade, OpenType, ShareType, UpdateCycle
 from cityhub.errors import InvalidInput, NotFound
 
@@ -100,6 +101,7 @@ def upsert_dataset(s: Session, code: str, department: str, **attrs: Any) -> Data
         raise InvalidInput(f"dataset {code!r} is 不予共享 (not shared): it must cite its legal "
                            "basis (legal_basis)")
     s.flush()
+    index_dataset(s, ds)
     return ds
 
 
@@ -122,6 +124,7 @@ def declare_fields(s: Session, ds: Dataset, fields: list[dict[str, Any]]) -> Non
         if spec.get("grade"):
             info.grade_override = info.grade = Grade.parse(str(spec["grade"])).value
     s.flush()
+    index_dataset(s, ds)
 
 
 def find_field(ds: Dataset, key: str) -> FieldInfo:
@@ -143,6 +146,7 @@ def set_field(s: Session, dataset: str, key: str, *, grade: str | None = None,
     if description is not None:
         info.description = description
     s.flush()
+    index_dataset(s, info.dataset)
     return info
 
 

@@ -11,13 +11,15 @@ from cityhub.errors import InvalidInput
 
 
 class Labeled(StrEnum):
+    # Members of different vocabularies compare equal as strings ("unconditional"), so labels
+    # are looked up by (vocabulary, value).
     @property
     def zh(self) -> str:
-        return _LABELS[self][0]
+        return _LABELS[type(self).__name__, self.value][0]
 
     @property
     def en(self) -> str:
-        return _LABELS[self][1]
+        return _LABELS[type(self).__name__, self.value][1]
 
     @classmethod
     def parse(cls, text: str) -> Labeled:
@@ -81,34 +83,34 @@ class DataType(Labeled):
     GEOMETRY = "geometry"
 
 
-_LABELS: dict[Labeled, tuple[str, str]] = {
-    ShareType.UNCONDITIONAL: ("无条件共享", "Unconditional sharing"),
-    ShareType.CONDITIONAL: ("有条件共享", "Conditional sharing"),
-    ShareType.NOT_SHARED: ("不予共享", "Not shared"),
-    OpenType.UNCONDITIONAL: ("无条件开放", "Open to all"),
-    OpenType.CONDITIONAL: ("有条件开放", "Conditionally open"),
-    OpenType.NOT_OPEN: ("不予开放", "Not open"),
-    UpdateCycle.REALTIME: ("实时", "Real time"),
-    UpdateCycle.HOURLY: ("每小时", "Hourly"),
-    UpdateCycle.DAILY: ("每日", "Daily"),
-    UpdateCycle.WEEKLY: ("每周", "Weekly"),
-    UpdateCycle.MONTHLY: ("每月", "Monthly"),
-    UpdateCycle.QUARTERLY: ("每季度", "Quarterly"),
-    UpdateCycle.YEARLY: ("每年", "Yearly"),
-    UpdateCycle.IRREGULAR: ("不定期", "Irregular"),
-    DataLevel.CORE: ("核心数据", "Core"),
-    DataLevel.IMPORTANT: ("重要数据", "Important"),
-    DataLevel.GENERAL: ("一般数据", "General"),
-    Grade.L1: ("公开", "Public"),
-    Grade.L2: ("内部", "Internal"),
-    Grade.L3: ("敏感", "Sensitive"),
-    Grade.L4: ("高度敏感", "Highly sensitive"),
-    DataType.INTEGER: ("整数", "Integer"),
-    DataType.DECIMAL: ("小数", "Decimal"),
-    DataType.DATE: ("日期", "Date"),
-    DataType.TIMESTAMP: ("时间", "Timestamp"),
-    DataType.BOOLEAN: ("布尔", "Boolean"),
-    DataType.STRING: ("字符串", "String"),
-    DataType.JSON: ("JSON", "JSON"),
-    DataType.GEOMETRY: ("几何", "Geometry"),
+_LABELS: dict[tuple[str, str], tuple[str, str]] = {
+    ("ShareType", ShareType.UNCONDITIONAL.value): ("无条件共享", "Unconditional sharing"),
+    ("ShareType", ShareType.CONDITIONAL.value): ("有条件共享", "Conditional sharing"),
+    ("ShareType", ShareType.NOT_SHARED.value): ("不予共享", "Not shared"),
+    ("OpenType", OpenType.UNCONDITIONAL.value): ("无条件开放", "Open to all"),
+    ("OpenType", OpenType.CONDITIONAL.value): ("有条件开放", "Conditionally open"),
+    ("OpenType", OpenType.NOT_OPEN.value): ("不予开放", "Not open"),
+    ("UpdateCycle", UpdateCycle.REALTIME.value): ("实时", "Real time"),
+    ("UpdateCycle", UpdateCycle.HOURLY.value): ("每小时", "Hourly"),
+    ("UpdateCycle", UpdateCycle.DAILY.value): ("每日", "Daily"),
+    ("UpdateCycle", UpdateCycle.WEEKLY.value): ("每周", "Weekly"),
+    ("UpdateCycle", UpdateCycle.MONTHLY.value): ("每月", "Monthly"),
+    ("UpdateCycle", UpdateCycle.QUARTERLY.value): ("每季度", "Quarterly"),
+    ("UpdateCycle", UpdateCycle.YEARLY.value): ("每年", "Yearly"),
+    ("UpdateCycle", UpdateCycle.IRREGULAR.value): ("不定期", "Irregular"),
+    ("DataLevel", DataLevel.CORE.value): ("核心数据", "Core"),
+    ("DataLevel", DataLevel.IMPORTANT.value): ("重要数据", "Important"),
+    ("DataLevel", DataLevel.GENERAL.value): ("一般数据", "General"),
+    ("Grade", Grade.L1.value): ("公开", "Public"),
+    ("Grade", Grade.L2.value): ("内部", "Internal"),
+    ("Grade", Grade.L3.value): ("敏感", "Sensitive"),
+    ("Grade", Grade.L4.value): ("高度敏感", "Highly sensitive"),
+    ("DataType", DataType.INTEGER.value): ("整数", "Integer"),
+    ("DataType", DataType.DECIMAL.value): ("小数", "Decimal"),
+    ("DataType", DataType.DATE.value): ("日期", "Date"),
+    ("DataType", DataType.TIMESTAMP.value): ("时间", "Timestamp"),
+    ("DataType", DataType.BOOLEAN.value): ("布尔", "Boolean"),
+    ("DataType", DataType.STRING.value): ("字符串", "String"),
+    ("DataType", DataType.JSON.value): ("JSON", "JSON"),
+    ("DataType", DataType.GEOMETRY.value): ("几何", "Geometry"),
 }

@@ -1,4 +1,5 @@
-"""CSV and TSV files, read by DuckDB's parallel CSV reader after our own encoding and dialect checks.
+"""CSV and TSV files, read by DuckDB's parallel CSV reader after our own encoding and dialect
+checks.
 
 We read the header ourselves (so duplicate or empty titles are reported, not silently renamed) and
 hand DuckDB an explicit dialect with every column as text; type conversion happens afterwards in

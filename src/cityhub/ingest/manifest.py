@@ -28,7 +28,6 @@ from typing import Any
 import yaml
 
 from cityhub.catalog import service
-from cityhub.catalog.search import index_dataset
 from cityhub.errors import InvalidInput
 from cityhub.hub import Hub
 from cityhub.ingest.sync import SyncOptions
@@ -105,5 +104,3 @@ def apply_catalog(hub: Hub, manifest: Manifest) -> None:
             ds = service.upsert_dataset(s, str(d["code"]), str(d.get("department", "")), **attrs)
             if d.get("fields"):
                 service.declare_fields(s, ds, list(d["fields"]))
-        for d in manifest.datasets:
-            index_dataset(s, service.get_dataset(s, str(d["code"])))

@@ -1,4 +1,4 @@
-"""What every file reader hands to the sync runner: tables as Arrow streams, plus what it refused."""
+"""What every file reader hands to the sync runner: tables as Arrow streams, and what it refused."""
 
 from __future__ import annotations
 
