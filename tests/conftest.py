@@ -30,6 +30,8 @@ def _sqlite(tmp_path: Path) -> Iterator[Database]:
 
 def _postgres() -> Iterator[Database]:
     url = os.environ.get(PG_URL_ENV)
+    if not url and os.environ.get("CITYHUB_REQUIRE_SERVICES"):
+        pytest.fail(f"{PG_URL_ENV} must be set when CITYHUB_REQUIRE_SERVICES is (CI)")
     if not url:
         pytest.skip(
             f"{PG_URL_ENV} is not set; PostgreSQL tests need a server URL such as "

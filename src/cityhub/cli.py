@@ -205,11 +205,12 @@ class _RichProgress:
         self.task: Any = None
 
     def start(self, label: str, total_bytes: int | None) -> None:
+        self.total = total_bytes
         self.task = self.bar.add_task(label, total=total_bytes, rows=0)
 
     def update(self, *, bytes_done: int | None = None, rows: int | None = None) -> None:
-        if bytes_done is not None:
-            self.bar.update(self.task, completed=bytes_done)
+        if bytes_done is not None:  # may be an estimate: never past the end
+            self.bar.update(self.task, completed=min(bytes_done, self.total or bytes_done))
         if rows is not None:
             self.bar.update(self.task, rows=rows)
 
@@ -273,8 +274,10 @@ def ingest(
     failures: list[str] = []
     with _progress_bar() as bar:
         for code, p, opts in jobs:
+            progress = _RichProgress(bar)
             try:
-                results.append(run_sync(hub, code, p, opts, _RichProgress(bar)))
+                results.append(run_sync(hub, code, p, opts, progress))
+                bar.update(progress.task, completed=progress.total)
             except CityhubError as exc:
                 failures.append(exc.message)
                 err.print(f"[red]failed[/] {code} ← {p}: {exc.message}")
@@ -348,7 +351,8 @@ def syncs(dataset: Annotated[str | None, typer.Argument()] = None,
           limit: Annotated[int, typer.Option()] = 30, as_json: JsonOpt = False) -> None:
     """Recent sync runs and how they ended."""
     with _hub().db.session() as s:
-        rows = [{"id": r.id, "status": r.status, "mode": r.mode, "source": r.source,
+        rows: list[dict[str, Any]] = [
+                {"id": r.id, "status": r.status, "mode": r.mode, "source": r.source,
                  "version": r.version, "rows": r.rows_written, "rejected": r.rows_rejected,
                  "seconds": r.seconds, "started_at": r.started_at, "message": r.message}
                 for r in service.sync_runs(s, dataset, limit)]
@@ -445,13 +449,12 @@ def catalog_search(
                      share_type=ShareType.parse(share_type).value if share_type else None,
                      open_type=OpenType.parse(open_type).value if open_type else None,
                      format=format, limit=limit, offset=offset)
-        payload = {"total": res.total, "items": [_jsonable(i) for i in res.items],
-                   "facets": res.facets}
+    items = [_jsonable(i) for i in res.items]
     if as_json:
-        return _print_json(payload)
+        return _print_json({"total": res.total, "items": items, "facets": res.facets})
     out.print(f"{res.total} match(es)")
-    _table("results", ["code", "name", "score"],
-           [[i["code"], i["name"], f"{i['score']:.3f}"] for i in payload["items"]])
+    _table("results", ["code", "name", "department", "score"],
+           [[i["code"], i["name"], i["department_name"], f"{i['score']:.3f}"] for i in items])
     for facet, counts in res.facets.items():
         out.print(f"[bold]{facet}[/]: " + ", ".join(f"{k} ({n})" for k, n in counts))
 

@@ -163,3 +163,28 @@ def test_quoted_newlines_tsv_and_semicolons(hub: Hub, tmp_path: Path) -> None:
     assert hub.lake.read("T1").to_pylist() == [{"di_zhi": "南湖区\n东栅街道", "bei_zhu": "好"}]
     sync_file(hub, "T2", write_csv(tmp_path / "s.csv", "a;b\n1;2\n"))
     assert hub.lake.read("T2").to_pylist() == [{"a": 1, "b": 2}]
+
+
+def test_undecodable_bytes_are_rejected_by_line(hub: Hub, tmp_path: Path) -> None:
+    register(hub, "U8")
+    register(hub, "GB")
+    lines = [f"{i},企业{i}\n" for i in range(1, 400)]
+    rows = "".join(lines)
+    utf8 = tmp_path / "u.csv"
+    utf8.write_bytes(("编号,名称\n" + rows).encode() + b"400,\xff\xfe\n")
+    r = sync_file(hub, "U8", utf8)
+    assert (r.rows_written, r.rows_rejected) == (399, 1)
+    [rej] = hub.lake.rejects("U8").to_pylist()
+    assert (rej["line"], rej["column"]) == (401, "名称")
+    assert "invalid encoding" in rej["reason"]
+    gbk = tmp_path / "g.csv"
+    body = [f"{i},企业{i},{i}\n" for i in range(1, 400)]
+    body[18] = "19,企业19,十九\n"  # line 21 once the header and the bad line stand before it
+    gbk.write_bytes(("编号,名称,数量\n" + "".join(body[:4])).encode("gbk") + b"bad,\x81\x20,1\n"
+                    + "".join(body[4:]).encode("gbk"))
+    r = sync_file(hub, "GB", gbk, SyncOptions(max_reject_ratio=0.05))
+    assert (r.rows_written, r.rows_rejected) == (398, 2)
+    found = sorted(hub.lake.rejects("GB").to_pylist(), key=lambda x: x["line"])
+    assert [(x["line"], x["column"]) for x in found] == [(6, None), (21, "数量")]
+    assert "not valid gb18030" in found[0]["reason"]
+    assert found[1]["reason"] == "数量: expected integer, found '十九'"

@@ -62,6 +62,15 @@ def _decodes(chunks: list[bytes], encoding: str) -> bool:
         return False
 
 
+def _mostly(chunks: list[bytes], encoding: str) -> bool:
+    """The encoding of a file with a few damaged bytes (their lines are rejected later): almost
+    every non-ASCII character decodes. UTF-8 is tried first: GB18030 would also accept most UTF-8
+    byte pairs and turn the whole file into mojibake."""
+    text = "".join(c.decode(encoding, errors="replace") for c in chunks)
+    non_ascii = len(text) - len(text.encode("ascii", errors="ignore"))
+    return non_ascii > 0 and text.count("\ufffd") <= non_ascii * 0.01
+
+
 def detect_encoding(path: Path) -> str:
     """UTF-8 when every sampled byte is valid UTF-8; else GB18030 when it decodes strictly (the
     departments' usual encoding: a statistical detector mistakes short GBK headers for Korean or
@@ -71,7 +80,7 @@ def detect_encoding(path: Path) -> str:
         if chunks[0].startswith(bom):
             return name
     for candidate in ("utf-8", "gb18030"):
-        if _decodes(chunks, candidate):
+        if _decodes(chunks, candidate) or _mostly(chunks, candidate):
             return candidate
     best = from_bytes(b"".join(chunks)).best()
     if best is None:
@@ -102,8 +111,8 @@ def transcode_to_utf8(
         if encoding.startswith("utf-16") or encoding.startswith("utf-32"):
             # Wide encodings: newline bytes are not self-synchronising, use a streaming decoder.
             text = io.TextIOWrapper(src, encoding=encoding, errors="strict", newline="")
-            while block := text.read(BLOCK_BYTES // 4):
-                dst.write(block.encode("utf-8"))
+            while chars := text.read(BLOCK_BYTES // 4):
+                dst.write(chars.encode("utf-8"))
                 if progress:
                     progress(src.tell())
             return result

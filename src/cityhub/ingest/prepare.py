@@ -9,6 +9,7 @@ from pathlib import Path
 
 import duckdb
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from cityhub.ingest.csvfile import open_csv
 from cityhub.ingest.formats import open_tables
@@ -24,6 +25,7 @@ class Prepared:
     from_sql: str
     sample: pa.Table  # the first rows, columns titled as in the source, for inference
     has_place: bool  # rows carry PLACE_COLUMN; otherwise `line_of` maps record index to line
+    bytes_per_row: float | None = None  # to show bytes done while the engine reads the file
     rejects: list[Reject] = field(default_factory=list)  # refused before the scan
     notes: list[str] = field(default_factory=list)
     tables: list[SourceTable] = field(default_factory=list)  # readers that report as they go
@@ -62,11 +64,20 @@ def prepare_csv(con: duckdb.DuckDBPyConnection, path: Path, *, staging: Path, ta
     con.execute(f"DROP TABLE IF EXISTS {quote('scan_' + tag)}")
     return Prepared(
         file=str(path), from_sql=src.from_sql, sample=sample, has_place=False,
+        bytes_per_row=None if src.temp else _bytes_per_row(sample),
         rejects=src.rejects, notes=src.notes,
         scan_rejects=lambda: src.reader_rejects(con),
         line_of=lambda: src.record_lines(con),
         cleanup=src.cleanup,
     )
+
+
+def _bytes_per_row(sample: pa.Table) -> float | None:
+    """Average text bytes of a sample row, separators included (an estimate for progress)."""
+    if not sample.num_rows:
+        return None
+    text = sum(pc.sum(pc.binary_length(col)).as_py() or 0 for col in sample.columns)
+    return text / sample.num_rows + sample.num_columns
 
 
 def _unify(tables: list[SourceTable]) -> tuple[pa.Schema, Iterator[pa.RecordBatch]]:
@@ -119,5 +130,9 @@ def prepare_tables(con: duckdb.DuckDBPyConnection, path: Path, fmt: str, *, tag:
     return Prepared(
         file=str(path), from_sql=quote(view), sample=sample,
         has_place=PLACE_COLUMN in schema.names, notes=notes, tables=tables,
-        cleanup=lambda: con.unregister(view),
+        cleanup=lambda: _unregister(con, view),
     )
+
+
+def _unregister(con: duckdb.DuckDBPyConnection, view: str) -> None:
+    con.unregister(view)

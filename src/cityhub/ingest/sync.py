@@ -15,7 +15,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Protocol
+from typing import Literal, Protocol
 
 import duckdb
 import pyarrow as pa
@@ -129,7 +129,9 @@ class _Split:
                 self.seen += batch.num_rows
             self.rows += batch.num_rows
             if self.progress:
-                self.progress.update(rows=self.rows)
+                per_row = self.prepared.bytes_per_row
+                self.progress.update(rows=self.rows,
+                                     bytes_done=int(self.seen * per_row) if per_row else None)
             yield batch.select(self.keep)
         self._check_ratio()
 
@@ -259,8 +261,8 @@ def _run(hub: Hub, code: str, path: Path, opts: SyncOptions, result: SyncResult,
         out = pa.RecordBatchReader.from_batches(out_schema, split.batches(reader))
         hasher.join()
         result.source_hash = hasher.digest
-        evolve = ("overwrite" if breaking and opts.mode == "replace" else
-                  "merge" if changes else None)
+        evolve: Literal["merge", "overwrite"] | None = (
+            "overwrite" if breaking and opts.mode == "replace" else "merge" if changes else None)
         try:
             version = hub.lake.write(
                 code, out, mode=opts.mode, key=key_names, evolve=evolve,
