@@ -1,0 +1,169 @@
+"""Column profiling: counts, ranges, frequent values, examples, semantic type and grade.
+
+Two statements per dataset, whatever its width and size:
+
+1. one aggregate pass computing, for every column at once, the non-null count,
+   ``approx_count_distinct`` (HyperLogLog), min and max;
+2. one reservoir sample (``USING SAMPLE reservoir(N ROWS) REPEATABLE (42)``, deterministic)
+   fetched as Arrow; frequent values, examples and semantic types come from it with Arrow
+   kernels.
+
+Frequent-value counts are exact when the sample holds every row (``top_exact``); otherwise
+they are the sample's counts scaled to the full row count, an estimate, and values seen only
+once in the sample are left out.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import decimal
+import math
+from typing import Any
+
+import duckdb
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from cityhub.catalog.semantic import default_grade, detect_semantic
+from cityhub.catalog.vocab import DataType
+
+MAX_TEXT = 256  # longer strings are cut in profiles: they are for display, not for lookup
+SAMPLE_SEED = 42
+_OPAQUE = frozenset({DataType.JSON.value, DataType.GEOMETRY.value})  # no min/max/top/semantics
+
+
+def quote_ident(name: str) -> str:
+    """A DuckDB identifier for any column name (Chinese, spaces, quotes)."""
+    return '"' + name.replace('"', '""') + '"'
+
+
+def json_safe(value: Any) -> Any:
+    """A value json.dumps accepts and a person can read: ISO dates, no NaN, short text."""
+    if value is None or isinstance(value, bool | int):
+        return value
+    if isinstance(value, str):
+        return value if len(value) <= MAX_TEXT else value[: MAX_TEXT - 1] + "…"
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, decimal.Decimal):
+        if not value.is_finite():
+            return None
+        if value == value.to_integral_value():
+            return int(value)
+        # Floats would round long amounts; keep those exact as text.
+        return float(value) if len(value.as_tuple().digits) <= 15 else str(value)
+    if isinstance(value, dt.date | dt.time):  # datetime is a date
+        return value.isoformat()
+    if isinstance(value, dt.timedelta):
+        return value.total_seconds()
+    if isinstance(value, bytes):
+        return json_safe(value.hex())
+    if isinstance(value, dict):
+        return {str(k): json_safe(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [json_safe(v) for v in value]
+    return json_safe(str(value))
+
+
+def _aggregate_sql(relation: str, columns: list[tuple[str, str, str]]) -> str:
+    exprs = ["count(*) AS n"]
+    for i, (name, _title, dtype) in enumerate(columns):
+        q = quote_ident(name)
+        exprs += [f"count({q}) AS c{i}_nn", f"approx_count_distinct({q}) AS c{i}_nd"]
+        if dtype in _OPAQUE:
+            exprs += [f"NULL AS c{i}_min", f"NULL AS c{i}_max"]
+        else:
+            exprs += [f"min({q}) AS c{i}_min", f"max({q}) AS c{i}_max"]
+    return f"SELECT {', '.join(exprs)} FROM {relation}"
+
+
+def _sample_sql(relation: str, columns: list[tuple[str, str, str]], sample_rows: int) -> str:
+    exprs = []
+    for i, (name, _title, dtype) in enumerate(columns):
+        q = quote_ident(name)
+        exprs.append(f"CAST({q} AS VARCHAR) AS c{i}" if dtype in _OPAQUE else f"{q} AS c{i}")
+    return (
+        f"SELECT {', '.join(exprs)} FROM {relation} "
+        f"USING SAMPLE reservoir({sample_rows} ROWS) REPEATABLE ({SAMPLE_SEED})"
+    )
+
+
+def _top_values(values: pa.Array, k: int, scale: float) -> list[dict[str, Any]]:
+    """The k most frequent non-null values, ties broken by value for stable output.
+
+    From a partial sample (scale > 1) a value seen once says nothing about its frequency, so
+    only values seen at least twice are reported, with counts scaled to the whole relation.
+    """
+    if k <= 0 or len(values) == 0:
+        return []
+    try:
+        counts = pc.value_counts(values)
+        table = pa.table({"v": counts.field("values"), "n": counts.field("counts")})
+        order = pc.sort_indices(table, sort_keys=[("n", "descending"), ("v", "ascending")])
+    except (pa.ArrowNotImplementedError, pa.ArrowInvalid, pa.ArrowTypeError):
+        return []  # nested or otherwise unhashable/unsortable values
+    if scale > 1:
+        order = order.filter(pc.greater_equal(table["n"].take(order), 2))
+    top = table.take(order[:k]).to_pylist()
+    return [{"value": json_safe(r["v"]), "count": round(r["n"] * scale)} for r in top]
+
+
+def _examples(values: pa.Array, k: int) -> list[Any]:
+    if k <= 0 or len(values) == 0:
+        return []
+    try:
+        distinct = pc.unique(values)
+    except (pa.ArrowNotImplementedError, pa.ArrowInvalid, pa.ArrowTypeError):
+        distinct = values
+    return [json_safe(v) for v in distinct[:k].to_pylist()]
+
+
+def profile_columns(
+    con: duckdb.DuckDBPyConnection,
+    relation: str,
+    columns: list[tuple[str, str, str]],
+    sample_rows: int = 20000,
+    top_k: int = 5,
+    samples: int = 5,
+) -> dict[str, dict[str, Any]]:
+    """Profile `columns` of `relation` in one aggregate pass plus one sampling query.
+
+    `relation` is trusted SQL that DuckDB can put after FROM (a table or view name,
+    ``read_parquet([...])``); `columns` are (column name, human title, DataType value).
+    Returns, per column name, a JSON-serializable dict: rows, nulls, null_rate, distinct,
+    min, max, top [{value, count}], top_exact, samples, sample_rows, semantic_type, grade.
+    """
+    if not columns:
+        return {}
+    if sample_rows < 1:
+        raise ValueError("sample_rows must be positive")
+    agg = con.sql(_aggregate_sql(relation, columns)).to_arrow_table().to_pylist()[0]
+    sample = con.sql(_sample_sql(relation, columns, sample_rows)).to_arrow_table()
+    rows = int(agg["n"])
+    taken = sample.num_rows
+    exact = taken >= rows
+    scale = 1.0 if exact or taken == 0 else rows / taken
+
+    profiles: dict[str, dict[str, Any]] = {}
+    for i, (name, title, dtype) in enumerate(columns):
+        values = sample.column(i).combine_chunks().drop_null()
+        if pa.types.is_dictionary(values.type):
+            values = values.dictionary_decode()
+        hint_text = f"{title} {name}"
+        semantic = None if dtype in _OPAQUE else detect_semantic(hint_text, values)
+        nulls = rows - int(agg[f"c{i}_nn"])
+        profiles[name] = {
+            "rows": rows,
+            "nulls": nulls,
+            "null_rate": nulls / rows if rows else 0.0,
+            "distinct": int(agg[f"c{i}_nd"] or 0),
+            "min": json_safe(agg[f"c{i}_min"]),
+            "max": json_safe(agg[f"c{i}_max"]),
+            "top": [] if dtype in _OPAQUE else _top_values(values, top_k, scale),
+            "top_exact": exact,
+            "samples": _examples(values, samples),
+            "sample_rows": taken,
+            "semantic_type": semantic,
+            "grade": default_grade(semantic, hint_text),
+        }
+    return profiles
