@@ -36,25 +36,60 @@ def cli(db: Database, tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
 def test_operator_workflow(cli, tmp_path: Path) -> None:
     cli("department", "add", "330400-GA", "市公安局")
     cli("department", "add", "330400-JY", "市教育局")
-    cli("dataset", "add", "GA-001", "--department", "330400-GA", "--name", "常住人口信息",
-        "--summary", "全市常住人口基本信息", "--share-type", "有条件共享",
-        "--open-type", "不予开放", "--update-cycle", "每月", "--themes", "人口,社会")
-    cli("dataset", "add", "JY-001", "--department", "330400-JY", "--name", "学校名录",
-        "--share-type", "无条件共享", "--open-type", "无条件开放")
+    cli(
+        "dataset",
+        "add",
+        "GA-001",
+        "--department",
+        "330400-GA",
+        "--name",
+        "常住人口信息",
+        "--summary",
+        "全市常住人口基本信息",
+        "--share-type",
+        "有条件共享",
+        "--open-type",
+        "不予开放",
+        "--update-cycle",
+        "每月",
+        "--themes",
+        "人口,社会",
+    )
+    cli(
+        "dataset",
+        "add",
+        "JY-001",
+        "--department",
+        "330400-JY",
+        "--name",
+        "学校名录",
+        "--share-type",
+        "无条件共享",
+        "--open-type",
+        "无条件开放",
+    )
     csv = tmp_path / "people.csv"
     csv.write_text(PEOPLE, encoding="utf-8")
     cli("ingest", str(csv), "--dataset", "GA-001")
     cli("ingest", str(csv), "--dataset", "GA-001", "--mode", "append")
 
     stats = json.loads(cli("stats", "--json"))
-    assert {k: stats[k] for k in ("departments_connected", "departments_cataloged", "datasets",
-                                  "fields", "records")} == {
-        "departments_connected": 1, "departments_cataloged": 2, "datasets": 2, "fields": 9,
-        "records": 6}
+    assert {
+        k: stats[k]
+        for k in ("departments_connected", "departments_cataloged", "datasets", "fields", "records")
+    } == {
+        "departments_connected": 1,
+        "departments_cataloged": 2,
+        "datasets": 2,
+        "fields": 9,
+        "records": 6,
+    }
 
     hist = json.loads(cli("history", "GA-001", "--json"))
     assert [(h["version"], h["rows"], h["operator"]) for h in hist] == [
-        (1, 6, "operator-1"), (0, 3, "operator-1")]
+        (1, 6, "operator-1"),
+        (0, 3, "operator-1"),
+    ]
     assert hist[0]["source"].endswith("people.csv")
     assert len(json.loads(cli("show", "GA-001", "--version", "0", "--json"))) == 3
     cli("rollback", "GA-001", "0")
@@ -84,18 +119,21 @@ def test_errors_are_one_clear_line(cli, tmp_path: Path) -> None:
     out = cli("dataset", "add", "A", "--department", "missing", "--name", "n", ok=False)
     assert "department 'missing' is not registered" in out
     cli("department", "add", "D", "某局")
-    out = cli("dataset", "add", "A", "--department", "D", "--name", "n", "--share-type", "随便",
-              ok=False)
+    out = cli(
+        "dataset", "add", "A", "--department", "D", "--name", "n", "--share-type", "随便", ok=False
+    )
     assert "unknown ShareType '随便'" in out
 
 
 def test_rejects_listing_and_manifest(cli, tmp_path: Path) -> None:
     files = tmp_path / "files"
     files.mkdir()
-    (files / "a.csv").write_text("编号,数量\n" + "".join(f"{i},{i}\n" for i in range(400))
-                                 + "x,oops\n", encoding="gbk")
+    (files / "a.csv").write_text(
+        "编号,数量\n" + "".join(f"{i},{i}\n" for i in range(400)) + "x,oops\n", encoding="gbk"
+    )
     manifest = tmp_path / "city.toml"
-    manifest.write_text("""
+    manifest.write_text(
+        """
 [[departments]]
 code = "330400-JT"
 name = "市交通运输局"
@@ -116,10 +154,16 @@ fields = [{ title = "车牌号", type = "string" }, { title = "里程", type = "
 [[sources]]
 dataset = "JT-001"
 path = "files/*.csv"
-""", encoding="utf-8")
+""",
+        encoding="utf-8",
+    )
     cli("ingest", str(manifest))
     stats = json.loads(cli("stats", "--json"))
-    assert (stats["datasets"], stats["datasets_connected"], stats["fields"], stats["records"]) \
-        == (2, 1, 4, 400)
+    assert (stats["datasets"], stats["datasets_connected"], stats["fields"], stats["records"]) == (
+        2,
+        1,
+        4,
+        400,
+    )
     rejects = json.loads(cli("rejects", "JT-001", "--json"))
     assert [(r["line"], r["column"]) for r in rejects] == [(402, "数量")]

@@ -78,8 +78,12 @@ class Settings(BaseSettings):
     def describe(self) -> list[dict[str, Any]]:
         """Each setting with its value and its documentation, for `cityhub config`."""
         return [
-            {"name": name, "env": f"CITYHUB_{name.upper()}", "value": str(getattr(self, name)),
-             "description": field.description or ""}
+            {
+                "name": name,
+                "env": f"CITYHUB_{name.upper()}",
+                "value": str(getattr(self, name)),
+                "description": field.description or "",
+            }
             for name, field in type(self).model_fields.items()
         ]
 

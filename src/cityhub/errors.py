@@ -49,8 +49,13 @@ class SourceError(InvalidInput):
             parts.append(f"expected {expected}")
         if found is not None:
             parts.append(f"found {found}")
-        super().__init__(": ".join(parts[:2]) + "".join(f"; {p}" for p in parts[2:]),
-                         file=file, place=place, expected=expected, found=found)
+        super().__init__(
+            ": ".join(parts[:2]) + "".join(f"; {p}" for p in parts[2:]),
+            file=file,
+            place=place,
+            expected=expected,
+            found=found,
+        )
 
 
 class SyncFailed(CityhubError):

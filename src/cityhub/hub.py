@@ -29,7 +29,8 @@ class Hub:
         if check and not hub.db.is_current():
             raise NotInitialised(
                 f"the metadata DB at {hub.db.engine.url.render_as_string()} is not set up or "
-                "not up to date; run `cityhub init` (or `cityhub db upgrade`)")
+                "not up to date; run `cityhub init` (or `cityhub db upgrade`)"
+            )
         return hub
 
     def init(self) -> None:
@@ -41,11 +42,13 @@ class Hub:
 
     def engine(self) -> duckdb.DuckDBPyConnection:
         """A fresh embedded DuckDB connection, memory-capped, spilling to the lake's disk."""
-        con = duckdb.connect(config={
-            "memory_limit": self.settings.duckdb_memory_limit,
-            "temp_directory": str(self.lake.staging() / "duckdb"),
-            "preserve_insertion_order": True,  # reject line numbers rely on file order
-        })
+        con = duckdb.connect(
+            config={
+                "memory_limit": self.settings.duckdb_memory_limit,
+                "temp_directory": str(self.lake.staging() / "duckdb"),
+                "preserve_insertion_order": True,  # reject line numbers rely on file order
+            }
+        )
         if self.settings.duckdb_threads:
             con.execute(f"SET threads = {int(self.settings.duckdb_threads)}")
         return con

@@ -8,12 +8,23 @@ from cityhub.catalog import service
 from cityhub.hub import Hub
 
 
-def register(hub: Hub, code: str = "DS1", department: str = "330400-SCJG",
-             key: list[str] | None = None, **attrs: object) -> None:
+def register(
+    hub: Hub,
+    code: str = "DS1",
+    department: str = "330400-SCJG",
+    key: list[str] | None = None,
+    **attrs: object,
+) -> None:
     with hub.db.session() as s:
         service.upsert_department(s, department, "市市场监管局")
-        service.upsert_dataset(s, code, department, name=attrs.pop("name", "市场主体登记信息"),
-                               key_fields=key or [], **attrs)
+        service.upsert_dataset(
+            s,
+            code,
+            department,
+            name=attrs.pop("name", "市场主体登记信息"),
+            key_fields=key or [],
+            **attrs,
+        )
 
 
 def write_csv(path: Path, text: str, encoding: str = "utf-8") -> Path:

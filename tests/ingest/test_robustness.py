@@ -24,13 +24,15 @@ def big_csv(path: Path, rows: int) -> Path:
     """`rows` rows of ID-like codes, names, amounts and dates, written without a Python loop."""
     rng = np.random.default_rng(7)
     n = np.arange(rows)
-    table = pa.table({
-        "编号": pa.array(np.char.add("E", np.char.zfill(n.astype(str), 9))),
-        "名称": pa.array(np.char.add("企业", n.astype(str))),
-        "金额": pa.array(np.round(rng.random(rows) * 1e6, 2)),
-        "数量": pa.array(rng.integers(0, 10_000, rows)),
-        "日期": pa.array(np.datetime64("2020-01-01") + (n % 1500).astype("timedelta64[D]")),
-    })
+    table = pa.table(
+        {
+            "编号": pa.array(np.char.add("E", np.char.zfill(n.astype(str), 9))),
+            "名称": pa.array(np.char.add("企业", n.astype(str))),
+            "金额": pa.array(np.round(rng.random(rows) * 1e6, 2)),
+            "数量": pa.array(rng.integers(0, 10_000, rows)),
+            "日期": pa.array(np.datetime64("2020-01-01") + (n % 1500).astype("timedelta64[D]")),
+        }
+    )
     pacsv.write_csv(table, path, pacsv.WriteOptions(quoting_style="none"))
     return path
 
@@ -56,11 +58,17 @@ sync_file(hub, "DS1", Path(sys.argv[2]), progress=Report())
 
 def test_kill_mid_write_keeps_last_good_version(sqlite_hub: Hub, tmp_path: Path) -> None:
     register(sqlite_hub)
-    sync_file(sqlite_hub, "DS1", write_csv(tmp_path / "small.csv",
-                                           "编号,名称,金额,数量,日期\nE1,甲,1.5,2,2020-01-01\n"))
+    sync_file(
+        sqlite_hub,
+        "DS1",
+        write_csv(tmp_path / "small.csv", "编号,名称,金额,数量,日期\nE1,甲,1.5,2,2020-01-01\n"),
+    )
     big = big_csv(tmp_path / "big.csv", 1_500_000)
-    proc = subprocess.Popen([sys.executable, "-c", SCRIPT, str(sqlite_hub.home), str(big)],
-                            stdout=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-c", SCRIPT, str(sqlite_hub.home), str(big)],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     assert proc.stdout is not None
     try:
         for line in proc.stdout:  # kill once most rows are in the writer, before its commit
@@ -73,8 +81,11 @@ def test_kill_mid_write_keeps_last_good_version(sqlite_hub: Hub, tmp_path: Path)
     assert sqlite_hub.lake.version("DS1") == 0
     assert sqlite_hub.lake.read("DS1").num_rows == 1
     # The next sync works and sees a clean table.
-    result = sync_file(sqlite_hub, "DS1", write_csv(tmp_path / "next.csv",
-                                                    "编号,名称,金额,数量,日期\nE2,乙,2.5,3,2020-01-02\n"))
+    result = sync_file(
+        sqlite_hub,
+        "DS1",
+        write_csv(tmp_path / "next.csv", "编号,名称,金额,数量,日期\nE2,乙,2.5,3,2020-01-02\n"),
+    )
     assert result.version == 1
     assert sqlite_hub.lake.read("DS1").column("bian_hao").to_pylist() == ["E2"]
 
@@ -111,12 +122,16 @@ def test_cli_ingest_of_a_large_file_stays_in_bounded_memory(tmp_path: Path) -> N
     env = {**os.environ, "CITYHUB_HOME": str(tmp_path / "home")}
     env.pop("CITYHUB_DATABASE_URL", None)
     cli = [sys.executable, "-m", "cityhub.cli"]
-    for args in (["init"], ["department", "add", "D", "某局"],
-                 ["dataset", "add", "DS1", "--department", "D", "--name", "大表"]):
+    for args in (
+        ["init"],
+        ["department", "add", "D", "某局"],
+        ["dataset", "add", "DS1", "--department", "D", "--name", "大表"],
+    ):
         subprocess.run([*cli, *args], env=env, check=True, capture_output=True)
     before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    subprocess.run([*cli, "ingest", str(path), "--dataset", "DS1"], env=env, check=True,
-                   capture_output=True)
+    subprocess.run(
+        [*cli, "ingest", str(path), "--dataset", "DS1"], env=env, check=True, capture_output=True
+    )
     peak_kib = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
     assert peak_kib >= before
     # The file as one Arrow table would need well over its own size; streaming stays far below.

@@ -18,21 +18,43 @@ from .helpers import PEOPLE, register, write_csv
 def fields_of(hub: Hub, code: str = "DS1") -> dict[str, dict]:
     with hub.db.session() as s:
         ds = service.get_dataset(s, code)
-        return {f.title: {"name": f.name, "type": f.data_type, "semantic": f.semantic_type,
-                          "grade": f.grade, "present": f.present, "profile": f.profile}
-                for f in ds.fields}
+        return {
+            f.title: {
+                "name": f.name,
+                "type": f.data_type,
+                "semantic": f.semantic_type,
+                "grade": f.grade,
+                "present": f.present,
+                "profile": f.profile,
+            }
+            for f in ds.fields
+        }
 
 
 def test_csv_types_names_profile_and_stats(hub: Hub, tmp_path: Path) -> None:
     register(hub)
     result = sync_file(hub, "DS1", write_csv(tmp_path / "people.csv", PEOPLE))
-    assert (result.status, result.version, result.rows_written, result.rows_rejected) == \
-        ("succeeded", 0, 3, 0)
+    assert (result.status, result.version, result.rows_written, result.rows_rejected) == (
+        "succeeded",
+        0,
+        3,
+        0,
+    )
     assert result.source_hash and result.source_hash.startswith("sha256:")
     f = fields_of(hub)
-    assert [f[t]["type"] for t in ("身份证号码", "姓名", "出生日期", "手机号码", "邮编", "月收入",
-                                    "是否党员", "登记时间")] == \
-        ["string", "string", "date", "string", "string", "decimal", "boolean", "timestamp"]
+    assert [
+        f[t]["type"]
+        for t in (
+            "身份证号码",
+            "姓名",
+            "出生日期",
+            "手机号码",
+            "邮编",
+            "月收入",
+            "是否党员",
+            "登记时间",
+        )
+    ] == ["string", "string", "date", "string", "string", "decimal", "boolean", "timestamp"]
     assert f["身份证号码"]["name"] == "shen_fen_zheng_hao_ma"
     assert f["身份证号码"]["semantic"] == "id_card" and f["身份证号码"]["grade"] == "L3"
     assert f["手机号码"]["semantic"] == "mobile"
@@ -43,8 +65,13 @@ def test_csv_types_names_profile_and_stats(hub: Hub, tmp_path: Path) -> None:
     assert rows[0]["shi_fou_dang_yuan"] is True
     with hub.db.session() as s:
         st = service.stats(s)
-    assert (st.departments_connected, st.departments_cataloged, st.datasets, st.fields,
-            st.records) == (1, 1, 1, 9, 3)
+    assert (
+        st.departments_connected,
+        st.departments_cataloged,
+        st.datasets,
+        st.fields,
+        st.records,
+    ) == (1, 1, 1, 9, 3)
 
 
 def test_gbk_file_equals_its_utf8_twin(hub: Hub, tmp_path: Path) -> None:
@@ -59,11 +86,15 @@ def test_gbk_file_equals_its_utf8_twin(hub: Hub, tmp_path: Path) -> None:
 def test_bad_rows_are_kept_with_reasons(hub: Hub, tmp_path: Path) -> None:
     register(hub)
     body = "".join(f"{i},name{i},{i * 10}\n" for i in range(1, 301))
-    text = ("编号,名称,数量\n" + body
-            + '301,"ragged",1,extra\n'       # line 302: too many columns
-            + "302,bad number,12x\n")         # line 303: does not fit integer
-    result = sync_file(hub, "DS1", write_csv(tmp_path / "m.csv", text),
-                       SyncOptions(max_reject_ratio=0.05))
+    text = (
+        "编号,名称,数量\n"
+        + body
+        + '301,"ragged",1,extra\n'  # line 302: too many columns
+        + "302,bad number,12x\n"
+    )  # line 303: does not fit integer
+    result = sync_file(
+        hub, "DS1", write_csv(tmp_path / "m.csv", text), SyncOptions(max_reject_ratio=0.05)
+    )
     assert (result.rows_written, result.rows_rejected, result.rows_read) == (300, 2, 302)
     rejects = sorted(hub.lake.rejects("DS1").to_pylist(), key=lambda r: r["line"])
     assert [(r["line"], r["column"]) for r in rejects] == [(302, None), (303, "数量")]
@@ -76,8 +107,9 @@ def test_too_many_rejects_fail_and_keep_last_good_version(hub: Hub, tmp_path: Pa
     sync_file(hub, "DS1", write_csv(tmp_path / "good.csv", "a,b\n1,2\n3,4\n"))
     bad = "a,b\n" + "".join(f"{i},{i}\n" for i in range(300)) + "x,1\ny,2\n1,2,3\n"
     with pytest.raises(RejectRatioExceeded, match="3 of 303 rows rejected"):
-        sync_file(hub, "DS1", write_csv(tmp_path / "bad.csv", bad),
-                  SyncOptions(max_reject_ratio=0.005))
+        sync_file(
+            hub, "DS1", write_csv(tmp_path / "bad.csv", bad), SyncOptions(max_reject_ratio=0.005)
+        )
     assert hub.lake.version("DS1") == 0
     assert hub.lake.read("DS1").to_pylist() == [{"a": 1, "b": 2}, {"a": 3, "b": 4}]
     with hub.db.session() as s:
@@ -91,13 +123,22 @@ def test_too_many_rejects_fail_and_keep_last_good_version(hub: Hub, tmp_path: Pa
 def test_versions_modes_history_time_travel_rollback(hub: Hub, tmp_path: Path) -> None:
     register(hub, key=["代码"])
     sync_file(hub, "DS1", write_csv(tmp_path / "v0.csv", "代码,值\nA01,1\nA02,2\n"))
-    sync_file(hub, "DS1", write_csv(tmp_path / "v1.csv", "代码,值\nA03,3\n"),
-              SyncOptions(mode="append"))
-    sync_file(hub, "DS1", write_csv(tmp_path / "v2.csv", "代码,值\nA01,10\nA04,4\n"),
-              SyncOptions(mode="upsert"))
+    sync_file(
+        hub, "DS1", write_csv(tmp_path / "v1.csv", "代码,值\nA03,3\n"), SyncOptions(mode="append")
+    )
+    sync_file(
+        hub,
+        "DS1",
+        write_csv(tmp_path / "v2.csv", "代码,值\nA01,10\nA04,4\n"),
+        SyncOptions(mode="upsert"),
+    )
     current = sorted(hub.lake.read("DS1").to_pylist(), key=lambda r: r["dai_ma"])
-    assert current == [{"dai_ma": "A01", "zhi": 10}, {"dai_ma": "A02", "zhi": 2},
-                       {"dai_ma": "A03", "zhi": 3}, {"dai_ma": "A04", "zhi": 4}]
+    assert current == [
+        {"dai_ma": "A01", "zhi": 10},
+        {"dai_ma": "A02", "zhi": 2},
+        {"dai_ma": "A03", "zhi": 3},
+        {"dai_ma": "A04", "zhi": 4},
+    ]
     assert hub.lake.read("DS1", version=0).num_rows == 2
     hist = hub.lake.history("DS1")
     assert [h.version for h in hist] == [2, 1, 0]
@@ -124,8 +165,12 @@ def test_schema_drift(hub: Hub, tmp_path: Path) -> None:
     with pytest.raises(SchemaDrift, match="'备注' renamed to '说明'"):
         sync_file(hub, "DS1", write_csv(tmp_path / "d.csv", "代码,数量,说明\nD,4,z\n"))
     assert hub.lake.version("DS1") == 1
-    r = sync_file(hub, "DS1", write_csv(tmp_path / "d.csv", "代码,数量,说明\nD,4,z\n"),
-                  SyncOptions(allow_breaking=True))
+    r = sync_file(
+        hub,
+        "DS1",
+        write_csv(tmp_path / "d.csv", "代码,数量,说明\nD,4,z\n"),
+        SyncOptions(allow_breaking=True),
+    )
     assert r.version == 2
     f = fields_of(hub)
     assert f["说明"]["present"] and not f["备注"]["present"]
@@ -180,8 +225,11 @@ def test_undecodable_bytes_are_rejected_by_line(hub: Hub, tmp_path: Path) -> Non
     gbk = tmp_path / "g.csv"
     body = [f"{i},企业{i},{i}\n" for i in range(1, 400)]
     body[18] = "19,企业19,十九\n"  # line 21 once the header and the bad line stand before it
-    gbk.write_bytes(("编号,名称,数量\n" + "".join(body[:4])).encode("gbk") + b"bad,\x81\x20,1\n"
-                    + "".join(body[4:]).encode("gbk"))
+    gbk.write_bytes(
+        ("编号,名称,数量\n" + "".join(body[:4])).encode("gbk")
+        + b"bad,\x81\x20,1\n"
+        + "".join(body[4:]).encode("gbk")
+    )
     r = sync_file(hub, "GB", gbk, SyncOptions(max_reject_ratio=0.05))
     assert (r.rows_written, r.rows_rejected) == (398, 2)
     found = sorted(hub.lake.rejects("GB").to_pylist(), key=lambda x: x["line"])

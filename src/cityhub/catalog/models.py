@@ -30,7 +30,10 @@ def utcnow() -> datetime:
 
 class Base(DeclarativeBase):
     type_annotation_map: ClassVar[dict[Any, Any]] = {
-        dict[str, Any]: JSON, list[str]: JSON, list[Any]: JSON}
+        dict[str, Any]: JSON,
+        list[str]: JSON,
+        list[Any]: JSON,
+    }
 
 
 class Department(Base):
@@ -124,8 +127,9 @@ class SyncRun(Base):
     __tablename__ = "sync_runs"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    dataset_id: Mapped[int] = mapped_column(ForeignKey("datasets.id", ondelete="CASCADE"),
-                                            index=True)
+    dataset_id: Mapped[int] = mapped_column(
+        ForeignKey("datasets.id", ondelete="CASCADE"), index=True
+    )
     status: Mapped[str] = mapped_column(String(16), default="running")
     mode: Mapped[str] = mapped_column(String(16))
     source: Mapped[str] = mapped_column(Text)
@@ -150,8 +154,9 @@ class SchemaChange(Base):
     __tablename__ = "schema_changes"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    dataset_id: Mapped[int] = mapped_column(ForeignKey("datasets.id", ondelete="CASCADE"),
-                                            index=True)
+    dataset_id: Mapped[int] = mapped_column(
+        ForeignKey("datasets.id", ondelete="CASCADE"), index=True
+    )
     sync_id: Mapped[int | None] = mapped_column(ForeignKey("sync_runs.id", ondelete="SET NULL"))
     kind: Mapped[str] = mapped_column(String(16))  # added / removed / renamed / retyped
     field: Mapped[str] = mapped_column(String(300))

@@ -18,9 +18,25 @@ from cityhub.errors import InvalidInput, NotFound
 #: Catalog attributes a dataset may be given, and how each is checked.
 _VOCAB = {"share_type": ShareType, "open_type": OpenType, "update_cycle": UpdateCycle}
 DATASET_ATTRS = {
-    "name", "name_en", "summary", "summary_en", "classification", "format", "share_type",
-    "share_condition", "share_method", "open_type", "open_condition", "legal_basis",
-    "data_level", "update_cycle", "publish_date", "related_codes", "themes", "tags", "key_fields",
+    "name",
+    "name_en",
+    "summary",
+    "summary_en",
+    "classification",
+    "format",
+    "share_type",
+    "share_condition",
+    "share_method",
+    "open_type",
+    "open_condition",
+    "legal_basis",
+    "data_level",
+    "update_cycle",
+    "publish_date",
+    "related_codes",
+    "themes",
+    "tags",
+    "key_fields",
 }
 
 
@@ -49,8 +65,11 @@ def list_departments(s: Session) -> list[Department]:
 
 
 def get_dataset(s: Session, code: str) -> Dataset:
-    ds = s.scalar(select(Dataset).where(Dataset.code == code)
-                  .options(selectinload(Dataset.fields), selectinload(Dataset.department)))
+    ds = s.scalar(
+        select(Dataset)
+        .where(Dataset.code == code)
+        .options(selectinload(Dataset.fields), selectinload(Dataset.department))
+    )
     if ds is None:
         raise NotFound(f"dataset {code!r} is not in the catalog (see `cityhub dataset add`)")
     return ds
@@ -66,8 +85,10 @@ def list_datasets(s: Session, department: str | None = None) -> list[Dataset]:
 def _check_attrs(attrs: dict[str, Any]) -> dict[str, Any]:
     unknown = set(attrs) - DATASET_ATTRS
     if unknown:
-        raise InvalidInput(f"unknown dataset attribute(s): {', '.join(sorted(unknown))}; "
-                           f"known: {', '.join(sorted(DATASET_ATTRS))}")
+        raise InvalidInput(
+            f"unknown dataset attribute(s): {', '.join(sorted(unknown))}; "
+            f"known: {', '.join(sorted(DATASET_ATTRS))}"
+        )
     clean = {k: v for k, v in attrs.items() if v is not None}
     for key, vocab in _VOCAB.items():
         if key in clean:
@@ -76,8 +97,9 @@ def _check_attrs(attrs: dict[str, Any]) -> dict[str, Any]:
         try:
             clean["publish_date"] = date.fromisoformat(clean["publish_date"])
         except ValueError as exc:
-            raise InvalidInput(f"publish_date {clean['publish_date']!r} is not a date; "
-                               "expected YYYY-MM-DD") from exc
+            raise InvalidInput(
+                f"publish_date {clean['publish_date']!r} is not a date; expected YYYY-MM-DD"
+            ) from exc
     for key in ("related_codes", "themes", "tags", "key_fields"):
         if isinstance(clean.get(key), str):
             clean[key] = [t.strip() for t in clean[key].split(",") if t.strip()]
@@ -98,8 +120,9 @@ def upsert_dataset(s: Session, code: str, department: str, **attrs: Any) -> Data
     for key, value in clean.items():
         setattr(ds, key, value)
     if ds.share_type == ShareType.NOT_SHARED and not ds.legal_basis:
-        raise InvalidInput(f"dataset {code!r} is 不予共享 (not shared): it must cite its legal "
-                           "basis (legal_basis)")
+        raise InvalidInput(
+            f"dataset {code!r} is 不予共享 (not shared): it must cite its legal basis (legal_basis)"
+        )
     s.flush()
     index_dataset(s, ds)
     return ds
@@ -114,8 +137,7 @@ def declare_fields(s: Session, ds: Dataset, fields: list[dict[str, Any]]) -> Non
         title = str(spec["title"])
         info = by_title.get(title)
         if info is None:
-            info = FieldInfo(name=names[title], title=title, position=pos, present=True,
-                             profile={})
+            info = FieldInfo(name=names[title], title=title, position=pos, present=True, profile={})
             ds.fields.append(info)
         if spec.get("type"):
             info.data_type = DataType.parse(str(spec["type"])).value
@@ -131,12 +153,21 @@ def find_field(ds: Dataset, key: str) -> FieldInfo:
     for f in ds.fields:
         if key in (f.name, f.title):
             return f
-    raise NotFound(f"dataset {ds.code!r} has no field {key!r}; fields: "
-                   + ", ".join(f"{f.title} ({f.name})" for f in ds.fields))
+    raise NotFound(
+        f"dataset {ds.code!r} has no field {key!r}; fields: "
+        + ", ".join(f"{f.title} ({f.name})" for f in ds.fields)
+    )
 
 
-def set_field(s: Session, dataset: str, key: str, *, grade: str | None = None,
-              title: str | None = None, description: str | None = None) -> FieldInfo:
+def set_field(
+    s: Session,
+    dataset: str,
+    key: str,
+    *,
+    grade: str | None = None,
+    title: str | None = None,
+    description: str | None = None,
+) -> FieldInfo:
     """A steward's edits to a field. A grade set here overrides detection, now and later."""
     info = find_field(get_dataset(s, dataset), key)
     if grade is not None:
@@ -165,13 +196,23 @@ class Stats:
 
 def stats(s: Session) -> Stats:
     field_counts: dict[int, int] = {
-        ds_id: n for ds_id, n in s.execute(
-            select(FieldInfo.dataset_id, func.count()).where(FieldInfo.present)
-            .group_by(FieldInfo.dataset_id))}
+        ds_id: n
+        for ds_id, n in s.execute(
+            select(FieldInfo.dataset_id, func.count())
+            .where(FieldInfo.present)
+            .group_by(FieldInfo.dataset_id)
+        )
+    }
     per: dict[str, dict[str, Any]] = {}
     for d in list_departments(s):
-        per[d.code] = {"code": d.code, "name": d.name, "datasets": 0, "connected": 0,
-                       "fields": 0, "records": 0}
+        per[d.code] = {
+            "code": d.code,
+            "name": d.name,
+            "datasets": 0,
+            "connected": 0,
+            "fields": 0,
+            "records": 0,
+        }
     for ds in s.scalars(select(Dataset).options(selectinload(Dataset.department))):
         row = per[ds.department.code]
         row["datasets"] += 1
@@ -199,5 +240,8 @@ def sync_runs(s: Session, dataset: str | None = None, limit: int = 50) -> list[S
 
 def schema_changes(s: Session, dataset: str) -> list[SchemaChange]:
     ds = get_dataset(s, dataset)
-    return list(s.scalars(select(SchemaChange).where(SchemaChange.dataset_id == ds.id)
-                          .order_by(SchemaChange.id)))
+    return list(
+        s.scalars(
+            select(SchemaChange).where(SchemaChange.dataset_id == ds.id).order_by(SchemaChange.id)
+        )
+    )

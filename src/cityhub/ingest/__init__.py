@@ -3,5 +3,14 @@
 from cityhub.ingest.manifest import Manifest, apply_catalog, is_manifest, load_manifest
 from cityhub.ingest.sync import Progress, SyncOptions, SyncResult, rollback_dataset, sync_file
 
-__all__ = ["Manifest", "Progress", "SyncOptions", "SyncResult", "apply_catalog", "is_manifest",
-           "load_manifest", "rollback_dataset", "sync_file"]
+__all__ = [
+    "Manifest",
+    "Progress",
+    "SyncOptions",
+    "SyncResult",
+    "apply_catalog",
+    "is_manifest",
+    "load_manifest",
+    "rollback_dataset",
+    "sync_file",
+]

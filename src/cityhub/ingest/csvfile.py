@@ -50,9 +50,15 @@ class CsvSource:
         result = []
         for line, col_idx, kind, message, raw in rows:
             column = self.titles[col_idx - 1] if col_idx and col_idx <= len(self.titles) else None
-            result.append(Reject(
-                file=self.file, line=self.source_line(int(line)), column=column,
-                reason=f"{str(kind).lower()}: {message}", raw=(raw or "")[:200]))
+            result.append(
+                Reject(
+                    file=self.file,
+                    line=self.source_line(int(line)),
+                    column=column,
+                    reason=f"{str(kind).lower()}: {message}",
+                    raw=(raw or "")[:200],
+                )
+            )
         return result
 
     def _rejected(self, con: duckdb.DuckDBPyConnection, columns: str) -> list[tuple]:
@@ -128,13 +134,19 @@ def open_csv(
     if not path.exists():
         raise SourceError(file, "file not found")
     if path.stat().st_size == 0:
-        raise SourceError(file, "the file is empty", expected="a header line and data rows",
-                          found="0 bytes")
+        raise SourceError(
+            file, "the file is empty", expected="a header line and data rows", found="0 bytes"
+        )
     enc = normalise_encoding(encoding) if encoding else detect_encoding(path)
     lines = _head_text(path, "utf-8" if enc == "utf-8" else enc)[skip_rows:]
     if not any(line.strip() for line in lines):
-        raise SourceError(file, "the file has no header line", place=f"line {skip_rows + 1}",
-                          expected="a header line", found="only blank lines")
+        raise SourceError(
+            file,
+            "the file has no header line",
+            place=f"line {skip_rows + 1}",
+            expected="a header line",
+            found="only blank lines",
+        )
     preferred = "\t" if path.suffix.lower() in {".tsv", ".tab"} else None
     delim = delimiter or sniff_delimiter(lines, preferred)
     header = next(csv.reader([lines[0]], delimiter=delim))
@@ -158,6 +170,16 @@ def open_csv(
         f"store_rejects = true, rejects_table = {quote(rejects_table)}, "
         f"rejects_scan = {quote('scan_' + tag)}, max_line_size = 16777216)"
     )
-    return CsvSource(file=file, titles=titles, encoding=enc, delimiter=delim, from_sql=from_sql,
-                     rejects_table=quote(rejects_table), header_lines=skip_rows + 1,
-                     rejects=rejects, notes=notes, dropped_lines=dropped, temp=temp)
+    return CsvSource(
+        file=file,
+        titles=titles,
+        encoding=enc,
+        delimiter=delim,
+        from_sql=from_sql,
+        rejects_table=quote(rejects_table),
+        header_lines=skip_rows + 1,
+        rejects=rejects,
+        notes=notes,
+        dropped_lines=dropped,
+        temp=temp,
+    )

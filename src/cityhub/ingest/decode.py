@@ -22,8 +22,13 @@ SAMPLE_BYTES = 1 << 20
 BLOCK_BYTES = 16 << 20
 _GB_FAMILY = {"gb2312", "gbk", "gb18030", "hz", "cp936", "euc_cn", "hz_gb_2312"}
 # Byte-order marks that settle the question outright (UTF-8 first: its BOM is a prefix of none).
-_BOMS = [(codecs.BOM_UTF8, "utf-8"), (codecs.BOM_UTF32_LE, "utf-32"), (codecs.BOM_UTF32_BE,
-         "utf-32"), (codecs.BOM_UTF16_LE, "utf-16"), (codecs.BOM_UTF16_BE, "utf-16")]
+_BOMS = [
+    (codecs.BOM_UTF8, "utf-8"),
+    (codecs.BOM_UTF32_LE, "utf-32"),
+    (codecs.BOM_UTF32_BE, "utf-32"),
+    (codecs.BOM_UTF16_LE, "utf-16"),
+    (codecs.BOM_UTF16_BE, "utf-16"),
+]
 
 
 def normalise_encoding(name: str) -> str:
@@ -31,8 +36,11 @@ def normalise_encoding(name: str) -> str:
     try:
         canonical = codecs.lookup(name).name
     except LookupError as exc:
-        raise SourceError("--encoding", f"unknown encoding {name!r}",
-                          expected="a codec name such as utf-8 or gb18030") from exc
+        raise SourceError(
+            "--encoding",
+            f"unknown encoding {name!r}",
+            expected="a codec name such as utf-8 or gb18030",
+        ) from exc
     return "gb18030" if canonical in _GB_FAMILY else canonical
 
 
@@ -84,9 +92,12 @@ def detect_encoding(path: Path) -> str:
             return candidate
     best = from_bytes(b"".join(chunks)).best()
     if best is None:
-        raise SourceError(str(path), "cannot tell the text encoding",
-                          expected="UTF-8, GBK/GB18030 or another text encoding (try --encoding)",
-                          found="binary or mixed bytes")
+        raise SourceError(
+            str(path),
+            "cannot tell the text encoding",
+            expected="UTF-8, GBK/GB18030 or another text encoding (try --encoding)",
+            found="binary or mixed bytes",
+        )
     return normalise_encoding(best.encoding)
 
 
@@ -134,8 +145,14 @@ def transcode_to_utf8(
     return result
 
 
-def _write_block(block: bytes, encoding: str, dst: io.BufferedWriter, path: Path,
-                 line_no: int, result: Transcoded) -> int:
+def _write_block(
+    block: bytes,
+    encoding: str,
+    dst: io.BufferedWriter,
+    path: Path,
+    line_no: int,
+    result: Transcoded,
+) -> int:
     try:
         dst.write(block.decode(encoding).encode("utf-8"))
         return line_no + block.count(b"\n")
@@ -149,7 +166,12 @@ def _write_block(block: bytes, encoding: str, dst: io.BufferedWriter, path: Path
         except UnicodeDecodeError as exc:
             result.dropped_lines.append(line_no)
             bad = raw[exc.start : exc.end].hex(" ")
-            result.rejects.append(Reject(
-                file=str(path), line=line_no, raw=raw.decode(encoding, "replace")[:200],
-                reason=f"bytes {bad} at byte {exc.start + 1} are not valid {encoding}"))
+            result.rejects.append(
+                Reject(
+                    file=str(path),
+                    line=line_no,
+                    raw=raw.decode(encoding, "replace")[:200],
+                    reason=f"bytes {bad} at byte {exc.start + 1} are not valid {encoding}",
+                )
+            )
     return line_no

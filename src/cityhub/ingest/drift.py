@@ -52,13 +52,20 @@ def compare(old: list[Column], new: list[Column]) -> list[Change]:
             changes.append(Change("renamed", c.title, gone.title, c.title, True))
             renamed_old.add(gone.title)
             renamed_new.add(c.title)
-    changes += [Change("removed", c.title, c.data_type.value, None, True)
-                for _, c in removed if c.title not in renamed_old]
-    changes += [Change("added", c.title, None, c.data_type.value, False)
-                for _, c in added if c.title not in renamed_new]
+    changes += [
+        Change("removed", c.title, c.data_type.value, None, True)
+        for _, c in removed
+        if c.title not in renamed_old
+    ]
+    changes += [
+        Change("added", c.title, None, c.data_type.value, False)
+        for _, c in added
+        if c.title not in renamed_new
+    ]
     for c in new:
         before = old_by_title.get(c.title)
         if before is not None and before.data_type != c.data_type:
-            changes.append(Change("retyped", c.title, before.data_type.value,
-                                  c.data_type.value, True))
+            changes.append(
+                Change("retyped", c.title, before.data_type.value, c.data_type.value, True)
+            )
     return changes

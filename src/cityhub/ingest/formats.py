@@ -8,30 +8,45 @@ from cityhub.errors import SourceError
 from cityhub.ingest.source import SourceTable
 
 FORMATS = {
-    ".csv": "csv", ".tsv": "csv", ".tab": "csv", ".txt": "csv",
-    ".xlsx": "excel", ".xlsm": "excel", ".xls": "excel",
-    ".json": "json", ".ndjson": "json", ".jsonl": "json",
+    ".csv": "csv",
+    ".tsv": "csv",
+    ".tab": "csv",
+    ".txt": "csv",
+    ".xlsx": "excel",
+    ".xlsm": "excel",
+    ".xls": "excel",
+    ".json": "json",
+    ".ndjson": "json",
+    ".jsonl": "json",
     ".geojson": "geojson",
-    ".parquet": "parquet", ".pq": "parquet",
+    ".parquet": "parquet",
+    ".pq": "parquet",
 }
 
 
 def detect_format(path: Path, forced: str | None = None) -> str:
     if forced:
         if forced not in set(FORMATS.values()):
-            raise SourceError(str(path), f"unknown format {forced!r}",
-                              expected=" / ".join(sorted(set(FORMATS.values()))))
+            raise SourceError(
+                str(path),
+                f"unknown format {forced!r}",
+                expected=" / ".join(sorted(set(FORMATS.values()))),
+            )
         return forced
     fmt = FORMATS.get(path.suffix.lower())
     if fmt is None:
-        raise SourceError(str(path), "cannot tell the file format from its name",
-                          expected="one of " + ", ".join(sorted(FORMATS)) + " (or --format)",
-                          found=path.suffix or "no extension")
+        raise SourceError(
+            str(path),
+            "cannot tell the file format from its name",
+            expected="one of " + ", ".join(sorted(FORMATS)) + " (or --format)",
+            found=path.suffix or "no extension",
+        )
     return fmt
 
 
-def open_tables(path: Path, fmt: str, *, sheet: str | None, nested: str, batch_rows: int
-                ) -> list[SourceTable]:
+def open_tables(
+    path: Path, fmt: str, *, sheet: str | None, nested: str, batch_rows: int
+) -> list[SourceTable]:
     """Readers other than CSV (which the engine scans itself) give Arrow streams."""
     if not path.exists():
         raise SourceError(str(path), "file not found")
@@ -44,7 +59,7 @@ def open_tables(path: Path, fmt: str, *, sheet: str | None, nested: str, batch_r
 
         return [read_json(path, batch_rows=batch_rows, nested=nested)]
     if fmt == "geojson":
-        from cityhub.ingest.jsonfiles import read_geojson
+        from cityhub.ingest.geojson import read_geojson
 
         return [read_geojson(path)]
     if fmt == "parquet":

@@ -45,7 +45,9 @@ EXCEL_SERIAL_RE = r"[1-9]\d{3,4}(\.0+)?"  # 1000..99999 days after 1899-12-30
 # Titles of columns whose digits are an identifier, never a quantity: they stay strings.
 CODE_HINT = re.compile(
     r"编码|代码|编号|号码|证号|电话|手机|邮编|邮政|身份证|证件|账号|帐号|卡号|工号|学号|车牌|号牌|"
-    r"\b(id|code|no|phone|tel|mobile|zip|postcode)\b|_id$|_code$|_no$", re.IGNORECASE)
+    r"\b(id|code|no|phone|tel|mobile|zip|postcode)\b|_id$|_code$|_no$",
+    re.IGNORECASE,
+)
 DATE_HINT = re.compile(r"日期|时间|年月|date|time|day", re.IGNORECASE)
 #: At least this many non-null sample values, of which this share fit, for a type to be chosen
 #: despite a few misfits (those rows are then rejected, with their reasons).
@@ -94,8 +96,10 @@ def _conversion(dtype: DataType, col: str, fmts: list[str]) -> str:
         case DataType.DECIMAL:
             return f"TRY_CAST(replace({c}, ',', '') AS DOUBLE)"
         case DataType.BOOLEAN:
-            return (f"(CASE WHEN lower({c}) IN ({_in(TRUE_WORDS)}) THEN true "
-                    f"WHEN lower({c}) IN ({_in(FALSE_WORDS)}) THEN false END)")
+            return (
+                f"(CASE WHEN lower({c}) IN ({_in(TRUE_WORDS)}) THEN true "
+                f"WHEN lower({c}) IN ({_in(FALSE_WORDS)}) THEN false END)"
+            )
         case DataType.DATE if fmts == ["excel"]:
             return f"(DATE '1899-12-30' + TRY_CAST(TRY_CAST({c} AS DOUBLE) AS INTEGER))"
         case DataType.DATE:
@@ -109,8 +113,7 @@ def _string_plan(title: str, name: str, col: str) -> ColumnPlan:
     return ColumnPlan(title, name, DataType.STRING, col, None)
 
 
-def typed_plan(title: str, name: str, dtype: DataType, fmts: list[str] | None = None
-               ) -> ColumnPlan:
+def typed_plan(title: str, name: str, dtype: DataType, fmts: list[str] | None = None) -> ColumnPlan:
     col = quote(title)
     if dtype is DataType.STRING:
         return _string_plan(title, name, col)
@@ -119,9 +122,11 @@ def typed_plan(title: str, name: str, dtype: DataType, fmts: list[str] | None = 
     if fmts and fmts != ["excel"]:
         shown += " (" + " or ".join(fmts).replace("%", "") + ")"
     found = f"substr({col}, 1, 80)"
-    bad = (f"CASE WHEN {_clean(col)} IS NOT NULL AND {conv} IS NULL THEN "
-           f"{literal(title + ': expected ' + shown + ', found ')} || {literal(chr(39))} || "
-           f"{found} || {literal(chr(39))} END")
+    bad = (
+        f"CASE WHEN {_clean(col)} IS NOT NULL AND {conv} IS NULL THEN "
+        f"{literal(title + ': expected ' + shown + ', found ')} || {literal(chr(39))} || "
+        f"{found} || {literal(chr(39))} END"
+    )
     return ColumnPlan(title, name, dtype, conv, bad)
 
 
@@ -152,8 +157,9 @@ def _source_typed_plan(title: str, name: str, dtype: DataType) -> ColumnPlan:
     return ColumnPlan(title, name, dtype, expr, None)
 
 
-def _sample_stats(con: duckdb.DuckDBPyConnection, view: str, titles: list[str]
-                  ) -> dict[str, dict[str, int]]:
+def _sample_stats(
+    con: duckdb.DuckDBPyConnection, view: str, titles: list[str]
+) -> dict[str, dict[str, int]]:
     """For each text column, how many sample values fit each candidate shape: one SQL statement."""
     aggs: list[str] = []
     keys: list[tuple[str, str]] = []
@@ -166,8 +172,12 @@ def _sample_stats(con: duckdb.DuckDBPyConnection, view: str, titles: list[str]
         v = _clean(quote(title))
         add(title, "n", f"{v} IS NOT NULL")
         add(title, "int", f"regexp_full_match({v}, {literal(INT_RE)})")
-        add(title, "dec", f"regexp_full_match({v}, {literal(DEC_RE)}) "
-                          f"OR regexp_full_match({v}, {literal(INT_RE)})")
+        add(
+            title,
+            "dec",
+            f"regexp_full_match({v}, {literal(DEC_RE)}) "
+            f"OR regexp_full_match({v}, {literal(INT_RE)})",
+        )
         add(title, "lead0", f"regexp_full_match({v}, '[+-]?0[0-9]+')")
         add(title, "long", f"regexp_full_match({v}, '[0-9]{{16,}}')")
         add(title, "mobile", f"regexp_full_match({v}, '1[3-9][0-9]{{9}}')")
@@ -175,8 +185,12 @@ def _sample_stats(con: duckdb.DuckDBPyConnection, view: str, titles: list[str]
         add(title, "excel", f"regexp_full_match({v}, {literal(EXCEL_SERIAL_RE)})")
         for kind, formats in (("date", DATE_FORMATS), ("ts", TIMESTAMP_FORMATS)):
             for i, (shape, fmt) in enumerate(formats):
-                add(title, f"{kind}{i}", f"regexp_full_match({v}, {literal(shape)}) AND "
-                                         f"try_strptime({v}, {literal(fmt)}) IS NOT NULL")
+                add(
+                    title,
+                    f"{kind}{i}",
+                    f"regexp_full_match({v}, {literal(shape)}) AND "
+                    f"try_strptime({v}, {literal(fmt)}) IS NOT NULL",
+                )
     if not aggs:
         return {}
     row = con.sql(f"SELECT {', '.join(aggs)} FROM {view}").fetchall()[0]
@@ -199,8 +213,12 @@ def _formats(s: dict[str, int], kind: str, formats: list[tuple[str, str]]) -> tu
 def _candidates(title: str, s: dict[str, int]) -> list[tuple[DataType, list[str], int]]:
     """Types in order of preference, each with its formats and how many values fit it."""
     n = s["n"]
-    code_like = (s["lead0"] > 0 or s["long"] > 0 or bool(CODE_HINT.search(title))
-                 or (n > 0 and s["mobile"] / n >= 0.9))
+    code_like = (
+        s["lead0"] > 0
+        or s["long"] > 0
+        or bool(CODE_HINT.search(title))
+        or (n > 0 and s["mobile"] / n >= 0.9)
+    )
     found: list[tuple[DataType, list[str], int]] = [(DataType.BOOLEAN, [], s["bool"])]
     date_count, date_fmts = _formats(s, "date", DATE_FORMATS)
     ts_count, ts_fmts = _formats(s, "ts", TIMESTAMP_FORMATS)
@@ -213,8 +231,9 @@ def _candidates(title: str, s: dict[str, int]) -> list[tuple[DataType, list[str]
     return found
 
 
-def choose_type(title: str, s: dict[str, int], existing: DataType | None
-                ) -> tuple[DataType, list[str]]:
+def choose_type(
+    title: str, s: dict[str, int], existing: DataType | None
+) -> tuple[DataType, list[str]]:
     n = s["n"]
     options = _candidates(title, s)
     if existing is DataType.STRING:

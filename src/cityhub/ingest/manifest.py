@@ -1,20 +1,20 @@
 """Declarative source files (TOML or YAML): departments, datasets and the files that feed them.
 
-    [[departments]]
-    code = "JXJXJ"
-    name = "市经信局"
+[[departments]]
+code = "JXJXJ"
+name = "市经信局"
 
-    [[datasets]]
-    code = "JXJXJ-001"
-    department = "JXJXJ"
-    name = "规模以上工业企业名录"
-    share_type = "有条件共享"
-    fields = [{ title = "企业名称", type = "string" }]   # optional: catalog before data
+[[datasets]]
+code = "JXJXJ-001"
+department = "JXJXJ"
+name = "规模以上工业企业名录"
+share_type = "有条件共享"
+fields = [{ title = "企业名称", type = "string" }]   # optional: catalog before data
 
-    [[sources]]
-    dataset = "JXJXJ-001"
-    path = "files/企业名录.xlsx"      # relative to this file; a glob loads files in turn
-    mode = "replace"
+[[sources]]
+dataset = "JXJXJ-001"
+path = "files/企业名录.xlsx"      # relative to this file; a glob loads files in turn
+mode = "replace"
 """
 
 from __future__ import annotations
@@ -32,8 +32,18 @@ from cityhub.errors import InvalidInput
 from cityhub.hub import Hub
 from cityhub.ingest.sync import SyncOptions
 
-_OPTION_KEYS = {"mode", "format", "encoding", "delimiter", "sheet", "skip_rows", "nested", "key",
-                "allow_breaking", "max_reject_ratio"}
+_OPTION_KEYS = {
+    "mode",
+    "format",
+    "encoding",
+    "delimiter",
+    "sheet",
+    "skip_rows",
+    "nested",
+    "key",
+    "allow_breaking",
+    "max_reject_ratio",
+}
 
 
 @dataclass
@@ -65,8 +75,10 @@ def load_manifest(path: Path) -> Manifest:
         raise InvalidInput(f"{path}: expected tables departments / datasets / sources")
     unknown = set(raw) - {"departments", "datasets", "sources"}
     if unknown:
-        raise InvalidInput(f"{path}: unknown section(s) {', '.join(sorted(unknown))}; expected "
-                           "departments, datasets, sources")
+        raise InvalidInput(
+            f"{path}: unknown section(s) {', '.join(sorted(unknown))}; expected "
+            "departments, datasets, sources"
+        )
     manifest = Manifest(path, list(raw.get("departments", [])), list(raw.get("datasets", [])))
     for i, entry in enumerate(raw.get("sources", []), start=1):
         manifest.sources.append(_source(path, i, entry))
@@ -83,8 +95,11 @@ def _source(manifest: Path, index: int, entry: dict[str, Any]) -> SourceSpec:
     pattern = Path(entry["path"])
     if not pattern.is_absolute():
         pattern = manifest.parent / pattern
-    paths = sorted(Path(p) for p in glob.glob(str(pattern))) if glob.has_magic(str(pattern)) \
+    paths = (
+        sorted(Path(p) for p in glob.glob(str(pattern)))
+        if glob.has_magic(str(pattern))
         else [pattern]
+    )
     if not paths:
         raise InvalidInput(f"{where}: no file matches {entry['path']!r}")
     opts = {k: v for k, v in entry.items() if k in _OPTION_KEYS}
@@ -97,8 +112,12 @@ def apply_catalog(hub: Hub, manifest: Manifest) -> None:
     """Register the manifest's departments and datasets (and declared fields)."""
     with hub.db.session() as s:
         for d in manifest.departments:
-            service.upsert_department(s, str(d["code"]), str(d["name"]),
-                                      **{k: v for k, v in d.items() if k not in {"code", "name"}})
+            service.upsert_department(
+                s,
+                str(d["code"]),
+                str(d["name"]),
+                **{k: v for k, v in d.items() if k not in {"code", "name"}},
+            )
         for d in manifest.datasets:
             attrs = {k: v for k, v in d.items() if k not in {"code", "department", "fields"}}
             ds = service.upsert_dataset(s, str(d["code"]), str(d.get("department", "")), **attrs)

@@ -31,7 +31,7 @@ class Prepared:
     tables: list[SourceTable] = field(default_factory=list)  # readers that report as they go
     # Answer once the scan has ended: rows the engine's own reader refused, and record → line.
     scan_rejects: Callable[[], list[Reject]] = lambda: []
-    line_of: Callable[[], Callable[[int], int]] = lambda: (lambda k: k + 2)
+    line_of: Callable[[], Callable[[int], int]] = lambda: lambda k: k + 2
     cleanup: Callable[[], None] = lambda: None
 
     @property
@@ -53,19 +53,39 @@ class Prepared:
         return [n for n in self.sample.column_names if n not in (PLACE_COLUMN, SHEET_COLUMN)]
 
 
-def prepare_csv(con: duckdb.DuckDBPyConnection, path: Path, *, staging: Path, tag: str,
-                encoding: str | None, delimiter: str | None, skip_rows: int, sample_rows: int,
-                progress: Callable[[int], None] | None) -> Prepared:
-    src = open_csv(path, staging=staging, tag=tag, encoding=encoding, delimiter=delimiter,
-                   skip_rows=skip_rows, progress=progress)
+def prepare_csv(
+    con: duckdb.DuckDBPyConnection,
+    path: Path,
+    *,
+    staging: Path,
+    tag: str,
+    encoding: str | None,
+    delimiter: str | None,
+    skip_rows: int,
+    sample_rows: int,
+    progress: Callable[[int], None] | None,
+) -> Prepared:
+    src = open_csv(
+        path,
+        staging=staging,
+        tag=tag,
+        encoding=encoding,
+        delimiter=delimiter,
+        skip_rows=skip_rows,
+        progress=progress,
+    )
     sample = con.sql(f"SELECT * FROM {src.from_sql} LIMIT {sample_rows}").to_arrow_table()
     # The sample scan filled the reader's rejects tables; the real scan fills them anew.
     con.execute(f"DROP TABLE IF EXISTS {src.rejects_table}")
     con.execute(f"DROP TABLE IF EXISTS {quote('scan_' + tag)}")
     return Prepared(
-        file=str(path), from_sql=src.from_sql, sample=sample, has_place=False,
+        file=str(path),
+        from_sql=src.from_sql,
+        sample=sample,
+        has_place=False,
         bytes_per_row=None if src.temp else _bytes_per_row(sample),
-        rejects=src.rejects, notes=src.notes,
+        rejects=src.rejects,
+        notes=src.notes,
         scan_rejects=lambda: src.reader_rejects(con),
         line_of=lambda: src.record_lines(con),
         cleanup=src.cleanup,
@@ -98,17 +118,29 @@ def _unify(tables: list[SourceTable]) -> tuple[pa.Schema, Iterator[pa.RecordBatc
     def batches() -> Iterator[pa.RecordBatch]:
         for t in tables:
             for b in t.batches:
-                cols = [b.column(f.name).cast(f.type) if f.name in b.schema.names
-                        else pa.nulls(b.num_rows, f.type) for f in schema[:-1]]
+                cols = [
+                    b.column(f.name).cast(f.type)
+                    if f.name in b.schema.names
+                    else pa.nulls(b.num_rows, f.type)
+                    for f in list(schema)[:-1]
+                ]
                 cols.append(pa.array([t.sheet] * b.num_rows, pa.string()))
                 yield pa.record_batch(cols, schema=schema)
 
     return schema, batches()
 
 
-def prepare_tables(con: duckdb.DuckDBPyConnection, path: Path, fmt: str, *, tag: str,
-                   sheet: str | None, nested: str, batch_rows: int, sample_rows: int
-                   ) -> Prepared:
+def prepare_tables(
+    con: duckdb.DuckDBPyConnection,
+    path: Path,
+    fmt: str,
+    *,
+    tag: str,
+    sheet: str | None,
+    nested: str,
+    batch_rows: int,
+    sample_rows: int,
+) -> Prepared:
     tables = open_tables(path, fmt, sheet=sheet, nested=nested, batch_rows=batch_rows)
     schema, stream = _unify(tables)
     # Hold the first batches back as the sample, then replay them ahead of the rest.
@@ -125,11 +157,17 @@ def prepare_tables(con: duckdb.DuckDBPyConnection, path: Path, fmt: str, *, tag:
     con.register(view, reader)
     notes = []
     if len(tables) > 1:
-        notes.append(f"{path}: {len(tables)} sheets loaded together: "
-                     + ", ".join(repr(t.sheet) for t in tables))
+        notes.append(
+            f"{path}: {len(tables)} sheets loaded together: "
+            + ", ".join(repr(t.sheet) for t in tables)
+        )
     return Prepared(
-        file=str(path), from_sql=quote(view), sample=sample,
-        has_place=PLACE_COLUMN in schema.names, notes=notes, tables=tables,
+        file=str(path),
+        from_sql=quote(view),
+        sample=sample,
+        has_place=PLACE_COLUMN in schema.names,
+        notes=notes,
+        tables=tables,
         cleanup=lambda: _unregister(con, view),
     )
 

@@ -43,11 +43,18 @@ from cityhub.ingest.prepare import Prepared, prepare_csv, prepare_tables
 from cityhub.ingest.source import PLACE_COLUMN, SHEET_COLUMN, Reject
 from cityhub.lake import Mode
 
-REJECTS_SCHEMA = pa.schema([
-    ("sync_id", pa.int64()), ("file", pa.string()), ("sheet", pa.string()),
-    ("line", pa.int64()), ("column", pa.string()), ("reason", pa.string()),
-    ("raw", pa.string()), ("at", pa.timestamp("us", tz="UTC")),
-])
+REJECTS_SCHEMA = pa.schema(
+    [
+        ("sync_id", pa.int64()),
+        ("file", pa.string()),
+        ("sheet", pa.string()),
+        ("line", pa.int64()),
+        ("column", pa.string()),
+        ("reason", pa.string()),
+        ("raw", pa.string()),
+        ("at", pa.timestamp("us", tz="UTC")),
+    ]
+)
 
 
 class Progress(Protocol):
@@ -130,18 +137,25 @@ class _Split:
             self.rows += batch.num_rows
             if self.progress:
                 per_row = self.prepared.bytes_per_row
-                self.progress.update(rows=self.rows,
-                                     bytes_done=int(self.seen * per_row) if per_row else None)
+                self.progress.update(
+                    rows=self.rows, bytes_done=int(self.seen * per_row) if per_row else None
+                )
             yield batch.select(self.keep)
         self._check_ratio()
 
     def _keep_bad(self, batch: pa.RecordBatch, bad: pa.Array) -> None:
         idx = pc.indices_nonzero(pc.is_valid(bad)).to_pylist()  # few: bounded by the ratio
         names = batch.schema.names
-        places = batch.column(PLACE_COLUMN).take(idx).to_pylist() if PLACE_COLUMN in names \
+        places = (
+            batch.column(PLACE_COLUMN).take(idx).to_pylist()
+            if PLACE_COLUMN in names
             else [None] * len(idx)
-        sheets = batch.column(SHEET_COLUMN).take(idx).to_pylist() if SHEET_COLUMN in names \
+        )
+        sheets = (
+            batch.column(SHEET_COLUMN).take(idx).to_pylist()
+            if SHEET_COLUMN in names
             else [None] * len(idx)
+        )
         reasons = bad.take(idx).to_pylist()
         for i, place, sheet, reason in zip(idx, places, sheets, reasons, strict=True):
             self.bad_rows.append((self.seen + i, place, sheet, reason))
@@ -154,23 +168,34 @@ class _Split:
                 f"{self.prepared.file}: {rejected:,} of {total:,} rows rejected "
                 f"({rejected / total:.2%}), above the limit of {self.reject_limit:.2%}; "
                 "nothing was committed and the last good version is unchanged. "
-                "See the rejects (`cityhub rejects`) or raise --max-reject-ratio.")
+                "See the rejects (`cityhub rejects`) or raise --max-reject-ratio."
+            )
             raise self.failure
 
     def rejects(self, titles: list[str]) -> list[Reject]:
         line_of = None if self.prepared.has_place else self.prepared.line_of()
         out = []
         for k, place, sheet, reason in self.bad_rows:
-            column = next((t for t in sorted(titles, key=len, reverse=True)
-                           if reason.startswith(t + ": ")), None)
+            column = next(
+                (t for t in sorted(titles, key=len, reverse=True) if reason.startswith(t + ": ")),
+                None,
+            )
             line = place if place is not None else (line_of(k) if line_of else None)
-            out.append(Reject(file=self.prepared.file, sheet=sheet or self.prepared.sheet,
-                              line=line, column=column, reason=reason))
+            out.append(
+                Reject(
+                    file=self.prepared.file,
+                    sheet=sheet or self.prepared.sheet,
+                    line=line,
+                    column=column,
+                    reason=reason,
+                )
+            )
         return out
 
 
-def _existing(hub: Hub, code: str) -> tuple[dict[str, str], dict[str, DataType], list[Column],
-                                             list[str], bool]:
+def _existing(
+    hub: Hub, code: str
+) -> tuple[dict[str, str], dict[str, DataType], list[Column], list[str], bool]:
     with hub.db.session() as s:
         ds = service.get_dataset(s, code)
         names = {f.title: f.name for f in ds.fields}
@@ -182,16 +207,25 @@ def _existing(hub: Hub, code: str) -> tuple[dict[str, str], dict[str, DataType],
 def _start_run(hub: Hub, code: str, path: Path, opts: SyncOptions) -> int:
     with hub.db.session() as s:
         ds = service.get_dataset(s, code)
-        run = SyncRun(dataset_id=ds.id, mode=opts.mode, source=str(path),
-                      operator=hub.settings.operator,
-                      source_bytes=path.stat().st_size if path.exists() else None)
+        run = SyncRun(
+            dataset_id=ds.id,
+            mode=opts.mode,
+            source=str(path),
+            operator=hub.settings.operator,
+            source_bytes=path.stat().st_size if path.exists() else None,
+        )
         s.add(run)
         s.flush()
         return run.id
 
 
-def sync_file(hub: Hub, code: str, path: Path, opts: SyncOptions | None = None,
-              progress: Progress | None = None) -> SyncResult:
+def sync_file(
+    hub: Hub,
+    code: str,
+    path: Path,
+    opts: SyncOptions | None = None,
+    progress: Progress | None = None,
+) -> SyncResult:
     """Load `path` into dataset `code` as a new version. Raises SyncFailed (or a SourceError)
     after recording the failed run; the dataset's last good version is then untouched."""
     opts = opts or SyncOptions()
@@ -203,8 +237,9 @@ def sync_file(hub: Hub, code: str, path: Path, opts: SyncOptions | None = None,
         result.status = "succeeded"
     except Exception as exc:
         result.status = "failed"
-        result.message = (exc.message if isinstance(exc, CityhubError)
-                          else f"{type(exc).__name__}: {exc}")
+        result.message = (
+            exc.message if isinstance(exc, CityhubError) else f"{type(exc).__name__}: {exc}"
+        )
         if not isinstance(exc, CityhubError):
             raise SyncFailed(f"{path}: {result.message}") from exc
         raise
@@ -214,8 +249,14 @@ def sync_file(hub: Hub, code: str, path: Path, opts: SyncOptions | None = None,
     return result
 
 
-def _run(hub: Hub, code: str, path: Path, opts: SyncOptions, result: SyncResult,
-         progress: Progress | None) -> None:
+def _run(
+    hub: Hub,
+    code: str,
+    path: Path,
+    opts: SyncOptions,
+    result: SyncResult,
+    progress: Progress | None,
+) -> None:
     settings = hub.settings
     fmt = detect_format(path, opts.format)
     hasher = _Hasher(path)
@@ -226,12 +267,27 @@ def _run(hub: Hub, code: str, path: Path, opts: SyncOptions, result: SyncResult,
         progress.start(f"{code} ← {path.name}", path.stat().st_size)
     if fmt == "csv":
         prepared = prepare_csv(
-            con, path, staging=hub.lake.staging(), tag=tag, encoding=opts.encoding,
-            delimiter=opts.delimiter, skip_rows=opts.skip_rows, sample_rows=settings.sample_rows,
-            progress=(lambda n: progress.update(bytes_done=n)) if progress else None)
+            con,
+            path,
+            staging=hub.lake.staging(),
+            tag=tag,
+            encoding=opts.encoding,
+            delimiter=opts.delimiter,
+            skip_rows=opts.skip_rows,
+            sample_rows=settings.sample_rows,
+            progress=(lambda n: progress.update(bytes_done=n)) if progress else None,
+        )
     else:
-        prepared = prepare_tables(con, path, fmt, tag=tag, sheet=opts.sheet, nested=opts.nested,
-                                  batch_rows=settings.batch_rows, sample_rows=settings.sample_rows)
+        prepared = prepare_tables(
+            con,
+            path,
+            fmt,
+            tag=tag,
+            sheet=opts.sheet,
+            nested=opts.nested,
+            batch_rows=settings.batch_rows,
+            sample_rows=settings.sample_rows,
+        )
     split: _Split | None = None
     try:
         known_names, known_types, old_columns, keys, connected = _existing(hub, code)
@@ -240,21 +296,25 @@ def _run(hub: Hub, code: str, path: Path, opts: SyncOptions, result: SyncResult,
         source_schema = pa.schema([prepared.sample.schema.field(t) for t in titles])
         con.register(f"sample_{tag}", prepared.sample)
         plans = plan_columns(con, f'"sample_{tag}"', source_schema, names, known_types)
-        changes = compare(old_columns, [Column(p.title, p.data_type) for p in plans]) \
-            if connected else []
+        changes = (
+            compare(old_columns, [Column(p.title, p.data_type) for p in plans]) if connected else []
+        )
         result.changes = [c.describe() for c in changes]
         breaking = [c for c in changes if c.breaking]
         if breaking and not opts.allow_breaking:
             raise SchemaDrift(
                 f"{path}: breaking schema change for dataset {code!r}: "
                 + "; ".join(c.describe() for c in breaking)
-                + ". Nothing was committed; pass --allow-breaking to accept it.")
+                + ". Nothing was committed; pass --allow-breaking to accept it."
+            )
         key_names = _key_names(opts.key or keys, names, plans, opts.mode)
         extra = [c for c in (PLACE_COLUMN, SHEET_COLUMN) if c in prepared.sample.column_names]
         reader = con.sql(select_sql(plans, prepared.from_sql, extra)).to_arrow_reader(
-            settings.batch_rows)
-        ratio = settings.max_reject_ratio if opts.max_reject_ratio is None \
-            else opts.max_reject_ratio
+            settings.batch_rows
+        )
+        ratio = (
+            settings.max_reject_ratio if opts.max_reject_ratio is None else opts.max_reject_ratio
+        )
         keep = [p.name for p in plans]
         split = _Split(prepared, ratio, keep, progress)
         out_schema = pa.schema([reader.schema.field(k) for k in keep])
@@ -262,12 +322,22 @@ def _run(hub: Hub, code: str, path: Path, opts: SyncOptions, result: SyncResult,
         hasher.join()
         result.source_hash = hasher.digest
         evolve: Literal["merge", "overwrite"] | None = (
-            "overwrite" if breaking and opts.mode == "replace" else "merge" if changes else None)
+            "overwrite" if breaking and opts.mode == "replace" else "merge" if changes else None
+        )
         try:
             version = hub.lake.write(
-                code, out, mode=opts.mode, key=key_names, evolve=evolve,
-                metadata={"source": str(path), "source_hash": hasher.digest,
-                          "operator": settings.operator, "sync_id": result.sync_id})
+                code,
+                out,
+                mode=opts.mode,
+                key=key_names,
+                evolve=evolve,
+                metadata={
+                    "source": str(path),
+                    "source_hash": hasher.digest,
+                    "operator": settings.operator,
+                    "sync_id": result.sync_id,
+                },
+            )
         except DeltaError as exc:
             if split.failure is not None:
                 raise split.failure from None
@@ -287,31 +357,50 @@ def _run(hub: Hub, code: str, path: Path, opts: SyncOptions, result: SyncResult,
         con.close()
 
 
-def _key_names(keys: list[str], names: dict[str, str], plans: list[ColumnPlan], mode: str
-               ) -> list[str]:
+def _key_names(
+    keys: list[str], names: dict[str, str], plans: list[ColumnPlan], mode: str
+) -> list[str]:
     by_any = {**{p.name: p.name for p in plans}, **names}
     missing = [k for k in keys if k not in by_any]
     if mode == "upsert" and (missing or not keys):
         raise InvalidInput(
             "upsert needs key fields present in the source; "
-            + (f"missing: {', '.join(missing)}" if keys else "the dataset declares none (--key)"))
+            + (f"missing: {', '.join(missing)}" if keys else "the dataset declares none (--key)")
+        )
     return [by_any[k] for k in keys if k in by_any]
 
 
-def _after_commit(hub: Hub, con: duckdb.DuckDBPyConnection, code: str, version: int,
-                  plans: list[ColumnPlan], changes: list[Change], result: SyncResult) -> None:
+def _after_commit(
+    hub: Hub,
+    con: duckdb.DuckDBPyConnection,
+    code: str,
+    version: int,
+    plans: list[ColumnPlan],
+    changes: list[Change],
+    result: SyncResult,
+) -> None:
     """Profile the new version and bring the catalog in line with it, in one DB transaction."""
     result.table_rows = _refresh_catalog(hub, con, code, version, plans)
     with hub.db.session() as s:
         ds = service.get_dataset(s, code)
         for c in changes:
-            s.add(SchemaChange(dataset_id=ds.id, sync_id=result.sync_id, kind=c.kind,
-                               field=c.field, old=c.old, new=c.new, breaking=c.breaking,
-                               applied=True))
+            s.add(
+                SchemaChange(
+                    dataset_id=ds.id,
+                    sync_id=result.sync_id,
+                    kind=c.kind,
+                    field=c.field,
+                    old=c.old,
+                    new=c.new,
+                    breaking=c.breaking,
+                    applied=True,
+                )
+            )
 
 
-def _refresh_catalog(hub: Hub, con: duckdb.DuckDBPyConnection, code: str, version: int,
-                     plans: list[ColumnPlan]) -> int:
+def _refresh_catalog(
+    hub: Hub, con: duckdb.DuckDBPyConnection, code: str, version: int, plans: list[ColumnPlan]
+) -> int:
     """Fields, profiles, grades, version and row count of `code` as of lake `version`."""
     schema = hub.lake.schema(code, version)
     with hub.db.session() as s:
@@ -322,8 +411,13 @@ def _refresh_catalog(hub: Hub, con: duckdb.DuckDBPyConnection, code: str, versio
             info = by_name.get(col.name)
             plan = plan_by_name.get(col.name)
             if info is None:
-                info = FieldInfo(name=col.name, title=plan.title if plan else col.name,
-                                 position=pos, added_version=version, profile={})
+                info = FieldInfo(
+                    name=col.name,
+                    title=plan.title if plan else col.name,
+                    position=pos,
+                    added_version=version,
+                    profile={},
+                )
                 ds.fields.append(info)
                 by_name[col.name] = info
             info.position = pos
@@ -334,9 +428,12 @@ def _refresh_catalog(hub: Hub, con: duckdb.DuckDBPyConnection, code: str, versio
             info.present = info.name in schema.names
         s.flush()
         present = [f for f in ds.fields if f.present]
-        profiles = profile_columns(con, hub.lake.scan_sql(code, version),
-                                   [(f.name, f.title, f.data_type) for f in present],
-                                   sample_rows=hub.settings.sample_rows)
+        profiles = profile_columns(
+            con,
+            hub.lake.scan_sql(code, version),
+            [(f.name, f.title, f.data_type) for f in present],
+            sample_rows=hub.settings.sample_rows,
+        )
         rows = 0
         for info in present:
             prof = profiles.get(info.name, {})
@@ -356,19 +453,28 @@ def rollback_dataset(hub: Hub, code: str, version: int) -> int:
     """Restore `version` of a dataset as a new version, recorded like a sync."""
     with hub.db.session() as s:
         ds = service.get_dataset(s, code)
-        run = SyncRun(dataset_id=ds.id, mode="rollback", source=f"version {version}",
-                      operator=hub.settings.operator)
+        run = SyncRun(
+            dataset_id=ds.id,
+            mode="rollback",
+            source=f"version {version}",
+            operator=hub.settings.operator,
+        )
         s.add(run)
         s.flush()
         run_id = run.id
-    result = SyncResult(sync_id=run_id, dataset=code, source=f"version {version}",
-                        status="running")
+    result = SyncResult(sync_id=run_id, dataset=code, source=f"version {version}", status="running")
     began = time.perf_counter()
     con = hub.engine()
     try:
-        result.version = hub.lake.rollback(code, version, {
-            "operator": hub.settings.operator, "sync_id": run_id,
-            "note": f"rollback to version {version}"})
+        result.version = hub.lake.rollback(
+            code,
+            version,
+            {
+                "operator": hub.settings.operator,
+                "sync_id": run_id,
+                "note": f"rollback to version {version}",
+            },
+        )
         result.table_rows = _refresh_catalog(hub, con, code, result.version, [])
         result.status = "succeeded"
     except CityhubError as exc:
@@ -385,10 +491,22 @@ def _store_rejects(hub: Hub, code: str, sync_id: int, rejects: list[Reject]) -> 
     if not rejects:
         return
     now = datetime.now(UTC)
-    table = pa.Table.from_pylist([
-        {"sync_id": sync_id, "file": r.file, "sheet": r.sheet, "line": r.line,
-         "column": r.column, "reason": r.reason, "raw": r.raw, "at": now} for r in rejects
-    ], schema=REJECTS_SCHEMA)
+    table = pa.Table.from_pylist(
+        [
+            {
+                "sync_id": sync_id,
+                "file": r.file,
+                "sheet": r.sheet,
+                "line": r.line,
+                "column": r.column,
+                "reason": r.reason,
+                "raw": r.raw,
+                "at": now,
+            }
+            for r in rejects
+        ],
+        schema=REJECTS_SCHEMA,
+    )
     hub.lake.append_rejects(code, table)
 
 

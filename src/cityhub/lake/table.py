@@ -77,8 +77,9 @@ class Lake:
             raise NotFound(f"dataset {code!r} has no data in the lake yet") from exc
         if version is not None:
             if not 0 <= version <= dt.version():
-                raise NotFound(f"dataset {code!r} has no version {version}; "
-                               f"versions are 0 to {dt.version()}")
+                raise NotFound(
+                    f"dataset {code!r} has no version {version}; versions are 0 to {dt.version()}"
+                )
             dt.load_as_version(version)
         return dt
 
@@ -97,7 +98,8 @@ class Lake:
         if not files:  # a version with no rows still has its columns
             cols = ", ".join(
                 f'CAST(NULL AS {_duck_type(f.type)}) AS "{f.name}"'
-                for f in self.schema(code, version))
+                for f in self.schema(code, version)
+            )
             return f"(SELECT {cols or '1 AS _'} LIMIT 0)"
         listed = ", ".join("'" + f.replace("'", "''") + "'" for f in files)
         return f"read_parquet([{listed}], union_by_name = true)"
@@ -107,17 +109,19 @@ class Lake:
         for entry in self.table(code).history():
             rows = _meta(entry, "rows")
             sync = _meta(entry, "sync_id")
-            result.append(VersionInfo(
-                version=int(entry["version"]),
-                time=datetime.fromtimestamp(entry["timestamp"] / 1000, UTC),
-                operation=str(entry.get("operation", "")),
-                rows=int(rows) if rows is not None else None,
-                source=_meta(entry, "source"),
-                source_hash=_meta(entry, "source_hash"),
-                operator=_meta(entry, "operator"),
-                sync_id=int(sync) if sync is not None else None,
-                note=_meta(entry, "note"),
-            ))
+            result.append(
+                VersionInfo(
+                    version=int(entry["version"]),
+                    time=datetime.fromtimestamp(entry["timestamp"] / 1000, UTC),
+                    operation=str(entry.get("operation", "")),
+                    rows=int(rows) if rows is not None else None,
+                    source=_meta(entry, "source"),
+                    source_hash=_meta(entry, "source_hash"),
+                    operator=_meta(entry, "operator"),
+                    sync_id=int(sync) if sync is not None else None,
+                    note=_meta(entry, "note"),
+                )
+            )
         return sorted(result, key=lambda v: v.version, reverse=True)
 
     def read(self, code: str, version: int | None = None, limit: int | None = None) -> pa.Table:
@@ -141,24 +145,36 @@ class Lake:
         `key` matches are updated, others inserted. `evolve` lets the schema grow ("merge") or be
         replaced ("overwrite", only with replace).
         """
-        props = CommitProperties(custom_metadata={
-            META_PREFIX + k: str(v) for k, v in (metadata or {}).items() if v is not None})
+        props = CommitProperties(
+            custom_metadata={
+                META_PREFIX + k: str(v) for k, v in (metadata or {}).items() if v is not None
+            }
+        )
         path = str(self.table_path(code))
         if mode == "upsert" and self.exists(code):
             keys = list(key)
             if not keys:
                 raise InvalidInput(f"upsert into {code!r} needs key fields (dataset key_fields)")
             predicate = " AND ".join(f't."{k}" = s."{k}"' for k in keys)
-            (self.table(code)
-             .merge(data, predicate, source_alias="s", target_alias="t",
-                    merge_schema=evolve is not None, commit_properties=props)
-             .when_matched_update_all()
-             .when_not_matched_insert_all()
-             .execute())
+            (
+                self.table(code)
+                .merge(
+                    data,
+                    predicate,
+                    source_alias="s",
+                    target_alias="t",
+                    merge_schema=evolve is not None,
+                    commit_properties=props,
+                )
+                .when_matched_update_all()
+                .when_not_matched_insert_all()
+                .execute()
+            )
         else:
             self.table_path(code).parent.mkdir(parents=True, exist_ok=True)
             write_deltalake(
-                path, data,
+                path,
+                data,
                 mode="append" if mode == "append" else "overwrite",
                 schema_mode=evolve,
                 commit_properties=props,
@@ -170,16 +186,16 @@ class Lake:
         dt = self.table(code)
         if not 0 <= version <= dt.version():
             raise NotFound(f"dataset {code!r} has no version {version}")
-        props = CommitProperties(custom_metadata={
-            META_PREFIX + k: str(v) for k, v in metadata.items() if v is not None})
+        props = CommitProperties(
+            custom_metadata={META_PREFIX + k: str(v) for k, v in metadata.items() if v is not None}
+        )
         dt.restore(version, commit_properties=props)
         return self.table(code).version()
 
     def append_rejects(self, code: str, rows: pa.Table) -> None:
         if rows.num_rows:
             self.rejects_path(code).parent.mkdir(parents=True, exist_ok=True)
-            write_deltalake(str(self.rejects_path(code)), rows, mode="append",
-                            schema_mode="merge")
+            write_deltalake(str(self.rejects_path(code)), rows, mode="append", schema_mode="merge")
 
     def rejects(self, code: str, sync_id: int | None = None) -> pa.Table:
         path = self.rejects_path(code)

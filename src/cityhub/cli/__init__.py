@@ -1,0 +1,10 @@
+"""The `cityhub` command: a thin layer over the library. Listing commands take --json."""
+
+from cityhub.cli import catalog, data, setup
+from cityhub.cli.common import app
+
+__all__ = ["app", "catalog", "data", "main", "setup"]
+
+
+def main() -> None:
+    app()
