@@ -65,7 +65,7 @@ class ColumnPlan:
     name: str  # machine name in the lake
     data_type: DataType
     expr: str  # DuckDB expression over the source column giving the stored value
-    bad: str | None  # DuckDB expression: a reason text when a value does not fit, else NULL
+    expected: str | None  # what a value must look like, for text converted to a type
 
 
 def quote(identifier: str) -> str:
@@ -109,25 +109,14 @@ def _conversion(dtype: DataType, col: str, fmts: list[str]) -> str:
     return col
 
 
-def _string_plan(title: str, name: str, col: str) -> ColumnPlan:
-    return ColumnPlan(title, name, DataType.STRING, col, None)
-
-
 def typed_plan(title: str, name: str, dtype: DataType, fmts: list[str] | None = None) -> ColumnPlan:
     col = quote(title)
     if dtype is DataType.STRING:
-        return _string_plan(title, name, col)
-    conv = _conversion(dtype, col, fmts or [])
-    shown = "excel serial date" if fmts == ["excel"] else dtype.value
+        return ColumnPlan(title, name, dtype, col, None)
+    expected = "excel serial date" if fmts == ["excel"] else dtype.value
     if fmts and fmts != ["excel"]:
-        shown += " (" + " or ".join(fmts).replace("%", "") + ")"
-    found = f"substr({col}, 1, 80)"
-    bad = (
-        f"CASE WHEN {_clean(col)} IS NOT NULL AND {conv} IS NULL THEN "
-        f"{literal(title + ': expected ' + shown + ', found ')} || {literal(chr(39))} || "
-        f"{found} || {literal(chr(39))} END"
-    )
-    return ColumnPlan(title, name, dtype, conv, bad)
+        expected += " (" + " or ".join(fmts).replace("%", "") + ")"
+    return ColumnPlan(title, name, dtype, _conversion(dtype, col, fmts or []), expected)
 
 
 def arrow_data_type(t: pa.DataType) -> DataType | None:
@@ -272,9 +261,40 @@ def plan_columns(
 
 
 def select_sql(plans: list[ColumnPlan], source: str, keep: list[str]) -> str:
-    """One SELECT converting every column and computing `__bad` (the first misfit's reason)."""
-    cols = [f"{p.expr} AS {quote(p.name)}" for p in plans]
-    bads = [p.bad for p in plans if p.bad]
-    bad = f"coalesce({', '.join(bads)})" if bads else "CAST(NULL AS VARCHAR)"
-    extra = [quote(k) for k in keep]
-    return f"SELECT {', '.join([*cols, f'{bad} AS __bad', *extra])} FROM {source}"
+    """One pass converting every column, with `__bad`: the first misfit's reason, else NULL.
+
+    Two levels, so each conversion runs once: the inner SELECT converts and keeps the raw text of
+    converted columns beside; the outer one flags a value that is neither convertible nor a null
+    token, building the reason text only for such rows (CASE evaluates THEN on those alone).
+    """
+    checked = [p for p in plans if p.expected]
+    inner = [f"{p.expr} AS {quote(p.name)}" for p in plans]
+    inner += [f"{quote(p.title)} AS {_raw(p)}" for p in checked]
+    inner += [quote(k) for k in keep]
+    outer = (
+        [quote(p.name) for p in plans] + [f"{_bad(checked)} AS __bad"] + [quote(k) for k in keep]
+    )
+    return f"SELECT {', '.join(outer)} FROM (SELECT {', '.join(inner)} FROM {source})"
+
+
+def _raw(p: ColumnPlan) -> str:
+    return quote("__raw_" + p.name)
+
+
+def _misfit(p: ColumnPlan) -> str:
+    return f"({quote(p.name)} IS NULL AND trim({_raw(p)}) NOT IN ({_in(NULL_TOKENS)}))"
+
+
+def _bad(checked: list[ColumnPlan]) -> str:
+    if not checked:
+        return "CAST(NULL AS VARCHAR)"
+    reasons = [
+        f"CASE WHEN {_misfit(p)} THEN "
+        f"{literal(f'{p.title}: expected {p.expected}, found ' + chr(39))} || "
+        f"substr({_raw(p)}, 1, 80) || {literal(chr(39))} END"
+        for p in checked
+    ]
+    return (
+        f"CASE WHEN {' OR '.join(_misfit(p) for p in checked)} "
+        f"THEN coalesce({', '.join(reasons)}) END"
+    )
