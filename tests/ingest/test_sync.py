@@ -10,7 +10,7 @@ import pytest
 from cityhub.catalog import service
 from cityhub.errors import RejectRatioExceeded, SchemaDrift, SourceError
 from cityhub.hub import Hub
-from cityhub.ingest import SyncOptions, rollback_dataset, sync_file
+from cityhub.ingest import SyncOptions, history, rollback_dataset, sync_file
 
 from .helpers import PEOPLE, register, write_csv
 
@@ -140,8 +140,8 @@ def test_versions_modes_history_time_travel_rollback(hub: Hub, tmp_path: Path) -
         {"dai_ma": "A04", "zhi": 4},
     ]
     assert hub.lake.read("DS1", version=0).num_rows == 2
-    hist = hub.lake.history("DS1")
-    assert [h.version for h in hist] == [2, 1, 0]
+    hist = history(hub, "DS1")
+    assert [(h.version, h.rows) for h in hist] == [(2, 4), (1, 3), (0, 2)]
     assert hist[2].source is not None and hist[2].source.endswith("v0.csv")
     assert hist[0].operator == "tester" and (hist[0].source_hash or "").startswith("sha256:")
     new = rollback_dataset(hub, "DS1", 0)

@@ -231,7 +231,7 @@ def stats(s: Session) -> Stats:
     )
 
 
-def sync_runs(s: Session, dataset: str | None = None, limit: int = 50) -> list[SyncRun]:
+def sync_runs(s: Session, dataset: str | None = None, limit: int | None = 50) -> list[SyncRun]:
     q = select(SyncRun).order_by(SyncRun.id.desc()).limit(limit)
     if dataset:
         q = q.where(SyncRun.dataset_id == get_dataset(s, dataset).id)

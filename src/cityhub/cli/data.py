@@ -36,6 +36,7 @@ from cityhub.ingest import (
     load_manifest,
     rollback_dataset,
 )
+from cityhub.ingest import history as history_of
 from cityhub.ingest import sync_file as run_sync
 from cityhub.lake import Mode
 
@@ -161,15 +162,7 @@ def ingest(
 @command(app)
 def history(dataset: str, as_json: JsonOpt = False) -> None:
     """Versions of a dataset: time, rows, source file and hash, operator."""
-    hub = open_hub()
-    rows_by_sync = {}
-    with hub.db.session() as s:
-        for run in service.sync_runs(s, dataset, limit=10_000):
-            rows_by_sync[run.id] = run.table_rows
-    versions = []
-    for v in hub.lake.history(dataset):
-        rows = v.rows if v.rows is not None else rows_by_sync.get(v.sync_id or -1)
-        versions.append({**dataclasses.asdict(v), "rows": rows})
+    versions = history_of(open_hub(), dataset)
     if as_json:
         return print_json(versions)
     table(
@@ -177,13 +170,13 @@ def history(dataset: str, as_json: JsonOpt = False) -> None:
         ["version", "time", "operation", "rows", "source", "hash", "operator"],
         [
             [
-                v["version"],
-                v["time"].strftime("%Y-%m-%d %H:%M:%S"),
-                v["operation"],
-                f"{v['rows']:,}" if v["rows"] is not None else "",
-                v["source"] or v["note"],
-                (v["source_hash"] or "")[:19],
-                v["operator"],
+                v.version,
+                v.time.strftime("%Y-%m-%d %H:%M:%S"),
+                v.operation,
+                f"{v.rows:,}" if v.rows is not None else "",
+                v.source or v.note,
+                (v.source_hash or "")[:19],
+                v.operator,
             ]
             for v in versions
         ],

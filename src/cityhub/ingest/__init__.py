@@ -2,13 +2,16 @@
 
 from cityhub.ingest.manifest import Manifest, apply_catalog, is_manifest, load_manifest
 from cityhub.ingest.sync import Progress, SyncOptions, SyncResult, rollback_dataset, sync_file
+from cityhub.ingest.versions import Version, history
 
 __all__ = [
     "Manifest",
     "Progress",
     "SyncOptions",
     "SyncResult",
+    "Version",
     "apply_catalog",
+    "history",
     "is_manifest",
     "load_manifest",
     "rollback_dataset",

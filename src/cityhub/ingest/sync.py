@@ -193,15 +193,28 @@ class _Split:
         return out
 
 
-def _existing(
-    hub: Hub, code: str
-) -> tuple[dict[str, str], dict[str, DataType], list[Column], list[str], bool]:
-    with hub.db.session() as s:
-        ds = service.get_dataset(s, code)
-        names = {f.title: f.name for f in ds.fields}
-        types = {f.title: DataType(f.data_type) for f in ds.fields if f.present}
-        columns = [Column(f.title, DataType(f.data_type)) for f in ds.fields if f.present]
-        return names, types, columns, list(ds.key_fields), ds.connected
+@dataclass(frozen=True)
+class _Known:
+    """What the catalog already holds of a dataset, read once before a sync."""
+
+    names: dict[str, str]  # title → machine name, for every field it ever had
+    types: dict[str, DataType]  # title → type, for the fields it has now
+    columns: list[Column]
+    keys: list[str]
+    connected: bool
+
+    @classmethod
+    def load(cls, hub: Hub, code: str) -> _Known:
+        with hub.db.session() as s:
+            ds = service.get_dataset(s, code)
+            present = [f for f in ds.fields if f.present]
+            return cls(
+                names={f.title: f.name for f in ds.fields},
+                types={f.title: DataType(f.data_type) for f in present},
+                columns=[Column(f.title, DataType(f.data_type)) for f in present],
+                keys=list(ds.key_fields),
+                connected=ds.connected,
+            )
 
 
 def _start_run(hub: Hub, code: str, path: Path, opts: SyncOptions) -> int:
@@ -249,24 +262,18 @@ def sync_file(
     return result
 
 
-def _run(
+def _prepare(
     hub: Hub,
-    code: str,
+    con: duckdb.DuckDBPyConnection,
     path: Path,
     opts: SyncOptions,
-    result: SyncResult,
+    tag: str,
     progress: Progress | None,
-) -> None:
-    settings = hub.settings
+) -> Prepared:
     fmt = detect_format(path, opts.format)
-    hasher = _Hasher(path)
-    hasher.start()
-    con = hub.engine()
-    tag = uuid.uuid4().hex[:12]
-    if progress:
-        progress.start(f"{code} ← {path.name}", path.stat().st_size)
+    settings = hub.settings
     if fmt == "csv":
-        prepared = prepare_csv(
+        return prepare_csv(
             con,
             path,
             staging=hub.lake.staging(),
@@ -277,27 +284,53 @@ def _run(
             sample_rows=settings.sample_rows,
             progress=(lambda n: progress.update(bytes_done=n)) if progress else None,
         )
-    else:
-        prepared = prepare_tables(
-            con,
-            path,
-            fmt,
-            tag=tag,
-            sheet=opts.sheet,
-            nested=opts.nested,
-            batch_rows=settings.batch_rows,
-            sample_rows=settings.sample_rows,
-        )
+    return prepare_tables(
+        con,
+        path,
+        fmt,
+        tag=tag,
+        sheet=opts.sheet,
+        nested=opts.nested,
+        batch_rows=settings.batch_rows,
+        sample_rows=settings.sample_rows,
+    )
+
+
+def _plan(
+    con: duckdb.DuckDBPyConnection, prepared: Prepared, known: _Known, tag: str
+) -> list[ColumnPlan]:
+    titles = prepared.titles
+    names = assign_names(titles, known.names)
+    source_schema = pa.schema([prepared.sample.schema.field(t) for t in titles])
+    con.register(f"sample_{tag}", prepared.sample)
+    return plan_columns(con, f'"sample_{tag}"', source_schema, names, known.types)
+
+
+def _run(
+    hub: Hub,
+    code: str,
+    path: Path,
+    opts: SyncOptions,
+    result: SyncResult,
+    progress: Progress | None,
+) -> None:
+    settings = hub.settings
+    hasher = _Hasher(path)  # runs beside the load; its digest is recorded with the run
+    hasher.start()
+    if progress:
+        progress.start(f"{code} ← {path.name}", path.stat().st_size)
+    con = hub.engine()
+    tag = uuid.uuid4().hex[:12]
+    prepared: Prepared | None = None
     split: _Split | None = None
     try:
-        known_names, known_types, old_columns, keys, connected = _existing(hub, code)
-        titles = prepared.titles
-        names = assign_names(titles, known_names)
-        source_schema = pa.schema([prepared.sample.schema.field(t) for t in titles])
-        con.register(f"sample_{tag}", prepared.sample)
-        plans = plan_columns(con, f'"sample_{tag}"', source_schema, names, known_types)
+        prepared = _prepare(hub, con, path, opts, tag, progress)
+        known = _Known.load(hub, code)
+        plans = _plan(con, prepared, known, tag)
         changes = (
-            compare(old_columns, [Column(p.title, p.data_type) for p in plans]) if connected else []
+            compare(known.columns, [Column(p.title, p.data_type) for p in plans])
+            if known.connected
+            else []
         )
         result.changes = [c.describe() for c in changes]
         breaking = [c for c in changes if c.breaking]
@@ -307,7 +340,7 @@ def _run(
                 + "; ".join(c.describe() for c in breaking)
                 + ". Nothing was committed; pass --allow-breaking to accept it."
             )
-        key_names = _key_names(opts.key or keys, names, plans, opts.mode)
+        key_names = _key_names(opts.key or known.keys, plans, opts.mode)
         extra = [c for c in (PLACE_COLUMN, SHEET_COLUMN) if c in prepared.sample.column_names]
         reader = con.sql(select_sql(plans, prepared.from_sql, extra)).to_arrow_reader(
             settings.batch_rows
@@ -317,10 +350,9 @@ def _run(
         )
         keep = [p.name for p in plans]
         split = _Split(prepared, ratio, keep, progress)
-        out_schema = pa.schema([reader.schema.field(k) for k in keep])
-        out = pa.RecordBatchReader.from_batches(out_schema, split.batches(reader))
-        hasher.join()
-        result.source_hash = hasher.digest
+        out = pa.RecordBatchReader.from_batches(
+            pa.schema([reader.schema.field(k) for k in keep]), split.batches(reader)
+        )
         evolve: Literal["merge", "overwrite"] | None = (
             "overwrite" if breaking and opts.mode == "replace" else "merge" if changes else None
         )
@@ -333,7 +365,6 @@ def _run(
                 evolve=evolve,
                 metadata={
                     "source": str(path),
-                    "source_hash": hasher.digest,
                     "operator": settings.operator,
                     "sync_id": result.sync_id,
                 },
@@ -346,21 +377,22 @@ def _run(
         result.rows_written = split.rows
         _after_commit(hub, con, code, version, plans, changes, result)
     finally:
-        # Rejects are kept whatever happened, so a failed sync can be inspected.
-        rejects = prepared.all_rejects() + (split.rejects(prepared.titles) if split else [])
-        result.rows_rejected = len(rejects)
-        result.rows_read = result.rows_written + len(rejects)
-        result.rows_skipped = prepared.rows_skipped()
-        result.notes = prepared.all_notes()
-        _store_rejects(hub, code, result.sync_id, rejects)
-        prepared.cleanup()
+        if prepared is not None:  # rejects are kept whatever happened, for inspection
+            rejects = prepared.all_rejects() + (split.rejects(prepared.titles) if split else [])
+            result.rows_rejected = len(rejects)
+            result.rows_read = result.rows_written + len(rejects)
+            result.rows_skipped = prepared.rows_skipped()
+            result.notes = prepared.all_notes()
+            _store_rejects(hub, code, result.sync_id, rejects)
+            prepared.cleanup()
         con.close()
+        hasher.join()
+        result.source_hash = hasher.digest or None
 
 
-def _key_names(
-    keys: list[str], names: dict[str, str], plans: list[ColumnPlan], mode: str
-) -> list[str]:
-    by_any = {**{p.name: p.name for p in plans}, **names}
+def _key_names(keys: list[str], plans: list[ColumnPlan], mode: str) -> list[str]:
+    """Key fields, given by title or machine name, as machine names of this sync's columns."""
+    by_any = {**{p.name: p.name for p in plans}, **{p.title: p.name for p in plans}}
     missing = [k for k in keys if k not in by_any]
     if mode == "upsert" and (missing or not keys):
         raise InvalidInput(

@@ -31,9 +31,7 @@ class VersionInfo:
     version: int
     time: datetime
     operation: str
-    rows: int | None  # rows in the table at this version, when recorded
     source: str | None
-    source_hash: str | None
     operator: str | None
     sync_id: int | None
     note: str | None
@@ -107,16 +105,13 @@ class Lake:
     def history(self, code: str) -> list[VersionInfo]:
         result = []
         for entry in self.table(code).history():
-            rows = _meta(entry, "rows")
             sync = _meta(entry, "sync_id")
             result.append(
                 VersionInfo(
                     version=int(entry["version"]),
                     time=datetime.fromtimestamp(entry["timestamp"] / 1000, UTC),
                     operation=str(entry.get("operation", "")),
-                    rows=int(rows) if rows is not None else None,
                     source=_meta(entry, "source"),
-                    source_hash=_meta(entry, "source_hash"),
                     operator=_meta(entry, "operator"),
                     sync_id=int(sync) if sync is not None else None,
                     note=_meta(entry, "note"),
