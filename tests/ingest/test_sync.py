@@ -236,3 +236,19 @@ def test_undecodable_bytes_are_rejected_by_line(hub: Hub, tmp_path: Path) -> Non
     assert [(x["line"], x["column"]) for x in found] == [(6, None), (21, "数量")]
     assert "not valid gb18030" in found[0]["reason"]
     assert found[1]["reason"] == "数量: expected integer, found '十九'"
+
+
+def test_rollback_restores_the_fields_of_that_version(hub: Hub, tmp_path: Path) -> None:
+    register(hub)
+    sync_file(hub, "DS1", write_csv(tmp_path / "a.csv", "代码,数量\nA,1\n"))
+    sync_file(
+        hub,
+        "DS1",
+        write_csv(tmp_path / "b.csv", "代码,数量,备注\nB,很多,x\n"),
+        SyncOptions(allow_breaking=True),
+    )
+    assert fields_of(hub)["数量"]["type"] == "string"
+    rollback_dataset(hub, "DS1", 0)
+    f = fields_of(hub)
+    assert (f["数量"]["type"], f["备注"]["present"]) == ("integer", False)
+    assert hub.lake.read("DS1").to_pylist() == [{"dai_ma": "A", "shu_liang": 1}]

@@ -38,7 +38,7 @@ from cityhub.errors import (
 from cityhub.hub import Hub
 from cityhub.ingest.drift import Change, Column, compare
 from cityhub.ingest.formats import detect_format
-from cityhub.ingest.infer import ColumnPlan, plan_columns, select_sql
+from cityhub.ingest.infer import ColumnPlan, arrow_data_type, plan_columns, select_sql
 from cityhub.ingest.prepare import Prepared, prepare_csv, prepare_tables
 from cityhub.ingest.source import PLACE_COLUMN, SHEET_COLUMN, Reject
 from cityhub.lake import Mode
@@ -375,7 +375,9 @@ def _run(
             raise SyncFailed(f"{path}: the lake refused the write: {exc}") from exc
         result.version = version
         result.rows_written = split.rows
-        _after_commit(hub, con, code, version, plans, changes, result)
+        result.table_rows = _refresh_catalog(
+            hub, con, code, version, plans, changes, result.sync_id
+        )
     finally:
         if prepared is not None:  # rejects are kept whatever happened, for inspection
             rejects = prepared.all_rejects() + (split.rejects(prepared.titles) if split else [])
@@ -402,38 +404,18 @@ def _key_names(keys: list[str], plans: list[ColumnPlan], mode: str) -> list[str]
     return [by_any[k] for k in keys if k in by_any]
 
 
-def _after_commit(
+def _refresh_catalog(
     hub: Hub,
     con: duckdb.DuckDBPyConnection,
     code: str,
     version: int,
     plans: list[ColumnPlan],
-    changes: list[Change],
-    result: SyncResult,
-) -> None:
-    """Profile the new version and bring the catalog in line with it, in one DB transaction."""
-    result.table_rows = _refresh_catalog(hub, con, code, version, plans)
-    with hub.db.session() as s:
-        ds = service.get_dataset(s, code)
-        for c in changes:
-            s.add(
-                SchemaChange(
-                    dataset_id=ds.id,
-                    sync_id=result.sync_id,
-                    kind=c.kind,
-                    field=c.field,
-                    old=c.old,
-                    new=c.new,
-                    breaking=c.breaking,
-                    applied=True,
-                )
-            )
-
-
-def _refresh_catalog(
-    hub: Hub, con: duckdb.DuckDBPyConnection, code: str, version: int, plans: list[ColumnPlan]
+    changes: list[Change] | None = None,
+    sync_id: int | None = None,
 ) -> int:
-    """Fields, profiles, grades, version and row count of `code` as of lake `version`."""
+    """Bring the catalog in line with lake `version` of `code`, in one DB transaction: fields,
+    types, profiles, grades (a steward's override stays), drift, version and row count.
+    Types come from this sync's `plans`, or from the stored schema (after a rollback)."""
     schema = hub.lake.schema(code, version)
     with hub.db.session() as s:
         ds = service.get_dataset(s, code)
@@ -453,9 +435,9 @@ def _refresh_catalog(
                 ds.fields.append(info)
                 by_name[col.name] = info
             info.position = pos
-            info.present = True
-            if plan is not None:
-                info.data_type = plan.data_type.value
+            info.data_type = (
+                plan.data_type if plan else arrow_data_type(col.type) or DataType.STRING
+            ).value
         for info in ds.fields:
             info.present = info.name in schema.names
         s.flush()
@@ -477,6 +459,19 @@ def _refresh_catalog(
         ds.current_version = version
         ds.row_count = rows if present else 0
         ds.last_sync_at = datetime.now(UTC)
+        for c in changes or []:
+            s.add(
+                SchemaChange(
+                    dataset_id=ds.id,
+                    sync_id=sync_id,
+                    kind=c.kind,
+                    field=c.field,
+                    old=c.old,
+                    new=c.new,
+                    breaking=c.breaking,
+                    applied=True,
+                )
+            )
         index_dataset(s, ds)
         return ds.row_count
 
