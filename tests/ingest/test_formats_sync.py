@@ -112,6 +112,13 @@ def test_ndjson_geojson_and_parquet(hub: Hub, tmp_path: Path) -> None:
     with hub.db.session() as s:
         types = {f.title: f.data_type for f in service.get_dataset(s, "G").fields}
     assert types["longitude"] == "decimal"
+    register(hub, "GW")
+    sync_file(hub, "GW", geo, SyncOptions(geometry="wkb"))
+    wkb = {r["ming_cheng"]: r["geometry"] for r in hub.lake.read("GW").to_pylist()}
+    assert wkb["嘉兴火车站"][:5] == b"\x01\x01\x00\x00\x00"  # little-endian ISO point
+    with hub.db.session() as s:
+        types = {f.title: f.data_type for f in service.get_dataset(s, "GW").fields}
+    assert types["geometry"] == "geometry"
 
     pq.write_table(
         pa.table(

@@ -252,3 +252,16 @@ def test_rollback_restores_the_fields_of_that_version(hub: Hub, tmp_path: Path) 
     f = fields_of(hub)
     assert (f["数量"]["type"], f["备注"]["present"]) == ("integer", False)
     assert hub.lake.read("DS1").to_pylist() == [{"dai_ma": "A", "shu_liang": 1}]
+
+
+def test_bad_quoting_is_rejected_with_its_line(hub: Hub, tmp_path: Path) -> None:
+    register(hub)
+    body = "".join(f"{i},名称{i}\n" for i in range(1, 201))
+    text = "编号,名称\n" + body + '201,"unterminated\n' + "202,ok\n"
+    r = sync_file(
+        hub, "DS1", write_csv(tmp_path / "q.csv", text), SyncOptions(max_reject_ratio=0.05)
+    )
+    assert r.rows_written == 200 and r.rows_rejected >= 1
+    [rej] = hub.lake.rejects("DS1").to_pylist()
+    assert rej["line"] == 202 and "unterminated quote" in rej["reason"].lower()
+    assert rej["raw"].startswith('201,"unterminated')

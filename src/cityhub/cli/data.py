@@ -99,6 +99,7 @@ def ingest(
     skip_rows: Annotated[int, typer.Option(help="title lines above a CSV header")] = 0,
     format: Annotated[str | None, typer.Option(help="csv/excel/json/geojson/parquet")] = None,
     nested: Annotated[str, typer.Option(help="JSON objects: flatten or json")] = "flatten",
+    geometry: Annotated[str, typer.Option(help="GeoJSON geometry: wkt or wkb")] = "wkt",
     allow_breaking: Annotated[
         bool, typer.Option(help="accept removed/renamed/retyped fields")
     ] = False,
@@ -132,6 +133,7 @@ def ingest(
                     sheet=sheet,
                     skip_rows=skip_rows,
                     nested=nested,
+                    geometry=geometry,
                     key=key,
                     allow_breaking=allow_breaking,
                     max_reject_ratio=max_reject_ratio,

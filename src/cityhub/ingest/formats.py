@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 from cityhub.errors import SourceError
@@ -44,24 +45,31 @@ def detect_format(path: Path, forced: str | None = None) -> str:
     return fmt
 
 
-def open_tables(
-    path: Path, fmt: str, *, sheet: str | None, nested: str, batch_rows: int
-) -> list[SourceTable]:
+@dataclass(frozen=True)
+class ReadOptions:
+    """How to read the formats that need telling."""
+
+    sheet: str | None = None  # Excel: one sheet instead of all
+    nested: str = "flatten"  # JSON objects: "flatten" to parent.child columns, or "json" text
+    geometry: str = "wkt"  # GeoJSON geometry: "wkt" text or "wkb" bytes
+
+
+def open_tables(path: Path, fmt: str, opts: ReadOptions, batch_rows: int) -> list[SourceTable]:
     """Readers other than CSV (which the engine scans itself) give Arrow streams."""
     if not path.exists():
         raise SourceError(str(path), "file not found")
     if fmt == "excel":
         from cityhub.ingest.excel import read_excel
 
-        return read_excel(path, sheet=sheet, batch_rows=batch_rows)
+        return read_excel(path, sheet=opts.sheet, batch_rows=batch_rows)
     if fmt == "json":
         from cityhub.ingest.jsonfiles import read_json
 
-        return [read_json(path, batch_rows=batch_rows, nested=nested)]
+        return [read_json(path, batch_rows=batch_rows, nested=opts.nested)]
     if fmt == "geojson":
         from cityhub.ingest.geojson import read_geojson
 
-        return [read_geojson(path)]
+        return [read_geojson(path, geometry=opts.geometry)]
     if fmt == "parquet":
         from cityhub.ingest.parquet import read_parquet
 

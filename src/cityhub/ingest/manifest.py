@@ -40,6 +40,7 @@ _OPTION_KEYS = {
     "sheet",
     "skip_rows",
     "nested",
+    "geometry",
     "key",
     "allow_breaking",
     "max_reject_ratio",

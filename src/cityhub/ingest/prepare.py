@@ -12,7 +12,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from cityhub.ingest.csvfile import open_csv
-from cityhub.ingest.formats import open_tables
+from cityhub.ingest.formats import ReadOptions, open_tables
 from cityhub.ingest.infer import quote
 from cityhub.ingest.source import PLACE_COLUMN, SHEET_COLUMN, Reject, SourceTable
 
@@ -136,12 +136,11 @@ def prepare_tables(
     fmt: str,
     *,
     tag: str,
-    sheet: str | None,
-    nested: str,
+    read: ReadOptions,
     batch_rows: int,
     sample_rows: int,
 ) -> Prepared:
-    tables = open_tables(path, fmt, sheet=sheet, nested=nested, batch_rows=batch_rows)
+    tables = open_tables(path, fmt, read, batch_rows)
     schema, stream = _unify(tables)
     # Hold the first batches back as the sample, then replay them ahead of the rest.
     head: list[pa.RecordBatch] = []

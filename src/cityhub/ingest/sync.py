@@ -37,7 +37,7 @@ from cityhub.errors import (
 )
 from cityhub.hub import Hub
 from cityhub.ingest.drift import Change, Column, compare
-from cityhub.ingest.formats import detect_format
+from cityhub.ingest.formats import ReadOptions, detect_format
 from cityhub.ingest.infer import ColumnPlan, arrow_data_type, plan_columns, select_sql
 from cityhub.ingest.prepare import Prepared, prepare_csv, prepare_tables
 from cityhub.ingest.source import PLACE_COLUMN, SHEET_COLUMN, Reject
@@ -72,7 +72,8 @@ class SyncOptions:
     delimiter: str | None = None
     sheet: str | None = None
     skip_rows: int = 0
-    nested: str = "flatten"
+    nested: str = "flatten"  # JSON objects: flattened to parent.child columns, or "json" text
+    geometry: str = "wkt"  # GeoJSON geometry as WKT text, or "wkb" bytes
     key: list[str] | None = None  # upsert key (titles or names); default: the dataset's keys
     allow_breaking: bool = False
     max_reject_ratio: float | None = None  # default: the settings'
@@ -162,7 +163,7 @@ class _Split:
 
     def _check_ratio(self) -> None:
         rejected = len(self.bad_rows) + len(self.prepared.all_rejects())
-        total = self.rows + len(self.bad_rows) + len(self.prepared.all_rejects())
+        total = self.rows + rejected
         if total and rejected / total > self.reject_limit:
             self.failure = RejectRatioExceeded(
                 f"{self.prepared.file}: {rejected:,} of {total:,} rows rejected "
@@ -289,8 +290,7 @@ def _prepare(
         path,
         fmt,
         tag=tag,
-        sheet=opts.sheet,
-        nested=opts.nested,
+        read=ReadOptions(sheet=opts.sheet, nested=opts.nested, geometry=opts.geometry),
         batch_rows=settings.batch_rows,
         sample_rows=settings.sample_rows,
     )
