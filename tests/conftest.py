@@ -78,7 +78,7 @@ def hub(db: Database, tmp_path: Path) -> Iterator[Hub]:
         database_url=db.url,
         lake_dir=tmp_path / "lake",
         operator="tester",
-        sample_rows=2000,
+        infer_rows=2000,
         batch_rows=4096,
     )
     h = Hub(settings)
@@ -92,7 +92,7 @@ def hub(db: Database, tmp_path: Path) -> Iterator[Hub]:
 def sqlite_hub(tmp_path: Path) -> Iterator[Hub]:
     """A cityhub home on SQLite only, for tests of the data path rather than the metadata DB."""
     settings = Settings(
-        home=tmp_path / "home", operator="tester", sample_rows=2000, batch_rows=4096
+        home=tmp_path / "home", operator="tester", infer_rows=2000, batch_rows=4096
     )
     h = Hub(settings)
     h.init()

@@ -38,8 +38,11 @@ class Settings(BaseSettings):
         default_factory=lambda: os.environ.get("USER") or getpass.getuser(),
         description="Name recorded on syncs and catalog changes",
     )
-    sample_rows: int = Field(
-        20_000, ge=100, description="Rows per sample taken for type inference and profiling"
+    infer_rows: int = Field(
+        5_000, ge=100, description="First rows of a source read to infer its column types"
+    )
+    profile_rows: int = Field(
+        20_000, ge=100, description="Rows sampled per sync for top values and semantic types"
     )
     batch_rows: int = Field(
         131_072, ge=1024, description="Rows per Arrow batch on the ingest path (bounds memory)"

@@ -15,7 +15,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from cityhub import identifiers as ids
-from cityhub.catalog.profiling import json_safe, profile_columns, quote_ident
+from cityhub.catalog.profiling import json_safe, profile_columns, profile_files, quote_ident
 
 PHONE = 'phone "手机"'  # a column name with a quote in it
 NAMES = [
@@ -213,6 +213,7 @@ def test_empty_relation_and_no_columns() -> None:
         "nulls": 0,
         "null_rate": 0.0,
         "distinct": 0,
+        "distinct_sampled": False,
         "min": None,
         "max": None,
         "top": [],
@@ -246,3 +247,43 @@ def test_json_safe() -> None:
     assert json_safe(b"\x01\xff") == "01ff"
     assert json_safe({"k": [decimal.Decimal("1.5"), None]}) == {"k": [1.5, None]}
     assert len(json_safe("长" * 1000)) == 256
+
+
+def test_profile_files_reads_footers_and_spreads_its_sample(tmp_path: Path) -> None:
+    n = 50_000
+    first = pa.table(
+        {
+            "id": pa.array([f"E{i:06d}" for i in range(n)]),
+            "kind": pa.array(["甲", "乙", "丙", "丁"] * (n // 4)),
+            "amount": pa.array([float(i) if i % 10 else None for i in range(n)]),
+        }
+    )
+    second = pa.table(
+        {
+            "id": pa.array([f"F{i:06d}" for i in range(n)]),
+            "kind": pa.array(["戊"] * n),
+            "amount": pa.array([-1.0] * n),
+        }
+    )
+    files = [str(tmp_path / "a.parquet"), str(tmp_path / "b.parquet")]
+    pq.write_table(first, files[0], row_group_size=10_000)
+    pq.write_table(second, files[1], row_group_size=10_000)
+    cols = [("id", "编号", "string"), ("kind", "类别", "string"), ("amount", "金额", "decimal")]
+    p = profile_files(duckdb.connect(), files, cols, sample_rows=4_000)
+    assert (p["id"]["rows"], p["amount"]["nulls"]) == (2 * n, n // 10)
+    assert (p["amount"]["min"], p["amount"]["max"]) == (-1.0, float(n - 1))
+    assert (p["id"]["min"], p["id"]["max"]) == ("E000000", f"F{n - 1:06d}")
+    assert p["id"]["distinct_sampled"] and p["id"]["distinct"] == 2 * n  # all unique
+    assert p["kind"]["distinct"] == 5  # every value shows up in the spread sample
+    assert {t["value"] for t in p["kind"]["top"]} >= {"戊", "甲"}  # both files were sampled
+    assert p["id"]["sample_rows"] == 4_000
+
+
+def test_profile_files_of_a_small_table_is_exact(tmp_path: Path) -> None:
+    path = str(tmp_path / "s.parquet")
+    pq.write_table(pa.table({"k": ["a", "b", "b"]}), path)
+    con = duckdb.connect()
+    cols = [("k", "类别", "string")]
+    p = profile_files(con, [path], cols)
+    assert p == profile_columns(con, f"read_parquet(['{path}'])", cols)
+    assert (p["k"]["distinct"], p["k"]["distinct_sampled"], p["k"]["top_exact"]) == (2, False, True)

@@ -11,6 +11,11 @@ Two statements per dataset, whatever its width and size:
 Frequent-value counts are exact when the sample holds every row (``top_exact``); otherwise
 they are the sample's counts scaled to the full row count, an estimate, and values seen only
 once in the sample are left out.
+
+`profile_files` profiles a large table stored as Parquet without a pass over its data: rows,
+nulls, min and max come from the files' footers (exact, written by the writer), and the sample
+is taken from row groups spread across the files; the distinct count is then estimated from the
+sample (``distinct_sampled``). This keeps profiling a small fraction of a sync.
 """
 
 from __future__ import annotations
@@ -18,11 +23,13 @@ from __future__ import annotations
 import datetime as dt
 import decimal
 import math
+from collections.abc import Sequence
 from typing import Any
 
 import duckdb
 import pyarrow as pa
 import pyarrow.compute as pc
+import pyarrow.parquet as pq
 
 from cityhub.catalog.semantic import default_grade, detect_semantic
 from cityhub.catalog.vocab import DataType
@@ -118,6 +125,139 @@ def _examples(values: pa.Array, k: int) -> list[Any]:
     return [json_safe(v) for v in distinct[:k].to_pylist()]
 
 
+def _profile(
+    columns: list[tuple[str, str, str]],
+    sample: pa.Table,
+    rows: int,
+    counts: Sequence[tuple[int, int | None, Any, Any]],
+    top_k: int,
+    samples: int,
+) -> dict[str, dict[str, Any]]:
+    """Assemble profiles from per-column (non-null count, distinct or None, min, max) and a
+    sample; a None distinct is estimated from the sample."""
+    taken = sample.num_rows
+    exact = taken >= rows
+    scale = 1.0 if exact or taken == 0 else rows / taken
+    profiles: dict[str, dict[str, Any]] = {}
+    for i, (name, title, dtype) in enumerate(columns):
+        values = sample.column(i).combine_chunks().drop_null()
+        if pa.types.is_dictionary(values.type):
+            values = values.dictionary_decode()
+        hint_text = f"{title} {name}"
+        semantic = None if dtype in _OPAQUE else detect_semantic(hint_text, values)
+        non_null, distinct, low, high = counts[i]
+        nulls = rows - non_null
+        profiles[name] = {
+            "rows": rows,
+            "nulls": nulls,
+            "null_rate": nulls / rows if rows else 0.0,
+            "distinct": distinct if distinct is not None else estimate_distinct(values, non_null),
+            "distinct_sampled": distinct is None,  # estimated from the sample
+            "min": json_safe(None if dtype in _OPAQUE else low),
+            "max": json_safe(None if dtype in _OPAQUE else high),
+            "top": [] if dtype in _OPAQUE else _top_values(values, top_k, scale),
+            "top_exact": exact,
+            "samples": _examples(values, samples),
+            "sample_rows": taken,
+            "semantic_type": semantic,
+            "grade": default_grade(semantic, hint_text),
+        }
+    return profiles
+
+
+def estimate_distinct(values: pa.Array, total: int) -> int:
+    """Distinct values among `total` non-null ones, from a sample of them: exact when the sample
+    is all of them; all distinct when every sampled value is; else the GEE estimator
+    (sqrt(total/n) × singletons + the values seen more than once), kept within bounds."""
+    n = len(values)
+    if n == 0:
+        return 0
+    try:
+        counts = pc.value_counts(values).field("counts")
+    except (pa.ArrowNotImplementedError, pa.ArrowInvalid, pa.ArrowTypeError):
+        return min(n, total)
+    seen = len(counts)
+    if n >= total:
+        return seen
+    singletons = int(pc.sum(pc.equal(counts, 1)).as_py() or 0)
+    if singletons == n:
+        return total
+    guess = math.sqrt(total / n) * singletons + (seen - singletons)
+    return int(min(max(guess, seen), total))
+
+
+def _footer_stats(files: list[str], names: list[str]) -> tuple[int, list[tuple[int, Any, Any]]]:
+    """Rows, and per column (non-null count, min, max), from the Parquet footers alone."""
+    rows = 0
+    nulls = dict.fromkeys(names, 0)
+    low: dict[str, Any] = dict.fromkeys(names)
+    high: dict[str, Any] = dict.fromkeys(names)
+    for f in files:
+        meta = pq.ParquetFile(f).metadata
+        rows += meta.num_rows
+        index = {meta.schema.column(j).name: j for j in range(meta.num_columns)}
+        for g in range(meta.num_row_groups):
+            group = meta.row_group(g)
+            for name in names:
+                if name not in index:  # written before the column existed: all null there
+                    nulls[name] += group.num_rows
+                    continue
+                st = group.column(index[name]).statistics
+                if st is None:
+                    continue
+                nulls[name] += st.null_count or 0
+                if st.has_min_max:
+                    low[name] = st.min if low[name] is None else min(low[name], st.min)
+                    high[name] = st.max if high[name] is None else max(high[name], st.max)
+    return rows, [(rows - nulls[n], low[n], high[n]) for n in names]
+
+
+def _spread_sample(
+    files: list[str], names: list[str], sample_rows: int, groups: int = 8
+) -> pa.Table:
+    """The first rows of up to `groups` row groups spread evenly over the files."""
+    where = [(f, g) for f in files for g in range(pq.ParquetFile(f).metadata.num_row_groups)]
+    step = max(1, len(where) // groups)
+    picked = where[::step][:groups]
+    per = max(1, math.ceil(sample_rows / max(1, len(picked))))
+    parts = []
+    for f, g in picked:
+        pf = pq.ParquetFile(f)
+        present = [n for n in names if n in pf.schema_arrow.names]
+        batch = next(pf.iter_batches(batch_size=per, row_groups=[g], columns=present), None)
+        if batch is not None:
+            parts.append(pa.Table.from_batches([batch]))
+    return pa.concat_tables(parts, promote_options="permissive") if parts else pa.table({})
+
+
+def profile_files(
+    con: duckdb.DuckDBPyConnection,
+    files: list[str],
+    columns: list[tuple[str, str, str]],
+    sample_rows: int = 20000,
+    top_k: int = 5,
+    samples: int = 5,
+) -> dict[str, dict[str, Any]]:
+    """Profile a table stored as the Parquet `files` (see the module notes). Tables no larger
+    than the sample are profiled exactly, with `profile_columns`."""
+    if not columns:
+        return {}
+    names = [name for name, _, _ in columns]
+    rows, stats = _footer_stats(files, names)
+    if rows <= sample_rows:
+        listed = ", ".join("'" + f.replace("'", "''") + "'" for f in files)
+        relation = f"read_parquet([{listed}], union_by_name = true)" if files else None
+        if relation is not None:
+            return profile_columns(con, relation, columns, sample_rows, top_k, samples)
+    sample = _spread_sample(files, names, sample_rows)
+    for name in names:  # columns absent from the sampled files are null there
+        if name not in sample.column_names:
+            sample = sample.append_column(name, pa.nulls(sample.num_rows))
+    sample = sample.select(names)
+    counts = [(nn, None, low, high) for nn, low, high in stats]
+    return _profile(columns, sample, rows, counts, top_k, samples)
+
+
 def profile_columns(
     con: duckdb.DuckDBPyConnection,
     relation: str,
@@ -139,31 +279,8 @@ def profile_columns(
         raise ValueError("sample_rows must be positive")
     agg = con.sql(_aggregate_sql(relation, columns)).to_arrow_table().to_pylist()[0]
     sample = con.sql(_sample_sql(relation, columns, sample_rows)).to_arrow_table()
-    rows = int(agg["n"])
-    taken = sample.num_rows
-    exact = taken >= rows
-    scale = 1.0 if exact or taken == 0 else rows / taken
-
-    profiles: dict[str, dict[str, Any]] = {}
-    for i, (name, title, dtype) in enumerate(columns):
-        values = sample.column(i).combine_chunks().drop_null()
-        if pa.types.is_dictionary(values.type):
-            values = values.dictionary_decode()
-        hint_text = f"{title} {name}"
-        semantic = None if dtype in _OPAQUE else detect_semantic(hint_text, values)
-        nulls = rows - int(agg[f"c{i}_nn"])
-        profiles[name] = {
-            "rows": rows,
-            "nulls": nulls,
-            "null_rate": nulls / rows if rows else 0.0,
-            "distinct": int(agg[f"c{i}_nd"] or 0),
-            "min": json_safe(agg[f"c{i}_min"]),
-            "max": json_safe(agg[f"c{i}_max"]),
-            "top": [] if dtype in _OPAQUE else _top_values(values, top_k, scale),
-            "top_exact": exact,
-            "samples": _examples(values, samples),
-            "sample_rows": taken,
-            "semantic_type": semantic,
-            "grade": default_grade(semantic, hint_text),
-        }
-    return profiles
+    counts = [
+        (int(agg[f"c{i}_nn"]), int(agg[f"c{i}_nd"] or 0), agg[f"c{i}_min"], agg[f"c{i}_max"])
+        for i in range(len(columns))
+    ]
+    return _profile(columns, sample, int(agg["n"]), counts, top_k, samples)

@@ -12,9 +12,10 @@ from __future__ import annotations
 import csv
 import io
 import itertools
+import re
 from bisect import bisect_right
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import duckdb
@@ -28,38 +29,84 @@ DELIMITERS = [",", "\t", ";", "|"]
 SNIFF_LINES = 50
 
 
+_CAST_VALUE = re.compile(r'Could not convert string "(.*)" to', re.DOTALL)
+
+
 @dataclass
 class CsvSource:
-    """A CSV file prepared for the engine: `from_sql` scans it with every column as text."""
+    """A CSV file prepared for the engine, which scans it with `scan_sql`."""
 
     file: str
     titles: list[str]
     encoding: str
     delimiter: str
-    from_sql: str
-    rejects_table: str
+    source_file: Path  # the file the engine reads: the original, or its UTF-8 transcoding
+    tag: str
     header_lines: int
     rejects: list[Reject] = field(default_factory=list)  # decoding rejects, found before the scan
     notes: list[str] = field(default_factory=list)
     dropped_lines: list[int] = field(default_factory=list)  # source lines left out by decoding
     temp: Path | None = None
+    expected: dict[str, str] = field(default_factory=dict)  # title → type the reader parses
+
+    @property
+    def rejects_table(self) -> str:
+        return quote(f"rejects_{self.tag}")
+
+    def scan_sql(
+        self, types: dict[str, str] | None = None, expected: dict[str, str] | None = None
+    ) -> str:
+        """read_csv with our dialect; columns are text unless `types` (title → engine type) says
+        otherwise, in which case a value that does not parse is the reader's reject, described
+        by `expected` (title → what it should look like)."""
+        types = types or {}
+        self.expected = expected or {}
+        columns = (
+            "{"
+            + ", ".join(f"{literal(t)}: {literal(types.get(t, 'VARCHAR'))}" for t in self.titles)
+            + "}"
+        )
+        q = literal('"')
+        return (
+            f"read_csv({literal(str(self.source_file))}, auto_detect = false, header = false, "
+            f"skip = {self.header_lines}, delim = {literal(self.delimiter)}, quote = {q}, "
+            f"escape = {q}, columns = {columns}, strict_mode = true, "
+            f"store_rejects = true, rejects_table = {self.rejects_table}, "
+            # The engine's default line limit (2 MB) stays: raising it slows every scan threefold,
+            # and a longer line is rejected with its reason like any other bad row.
+            f"rejects_scan = {quote('scan_' + self.tag)})"
+        )
+
+    def drop_rejects(self, con: duckdb.DuckDBPyConnection) -> None:
+        con.execute(f"DROP TABLE IF EXISTS {self.rejects_table}")
+        con.execute(f"DROP TABLE IF EXISTS {quote('scan_' + self.tag)}")
 
     def reader_rejects(self, con: duckdb.DuckDBPyConnection) -> list[Reject]:
-        """Rows the CSV reader refused (ragged, bad quoting, bad UTF-8), once the scan is done."""
+        """Rows the CSV reader refused (ragged, bad quoting, bad UTF-8, a value that does not
+        parse as its column's type), one per row, once the scan is done."""
         rows = self._rejected(con, "line, column_idx, error_type, error_message, csv_line")
-        result = []
+        by_line: dict[int, Reject] = {}
         for line, col_idx, kind, message, raw in rows:
             column = self.titles[col_idx - 1] if col_idx and col_idx <= len(self.titles) else None
-            result.append(
-                Reject(
-                    file=self.file,
-                    line=self.source_line(int(line)),
-                    column=column,
-                    reason=f"{str(kind).lower()}: {message}",
-                    raw=(raw or "")[:200],
-                )
+            reason = self._reason(str(kind), str(message), column)
+            seen = by_line.get(int(line))
+            if seen is not None:  # several faults in one row: one reject naming them all
+                by_line[int(line)] = replace(seen, reason=f"{seen.reason}; {reason}")
+                continue
+            by_line[int(line)] = Reject(
+                file=self.file,
+                line=self.source_line(int(line)),
+                column=column,
+                reason=reason,
+                raw=(raw or "")[:200],
             )
-        return result
+        return list(by_line.values())
+
+    def _reason(self, kind: str, message: str, column: str | None) -> str:
+        found = _CAST_VALUE.search(message)
+        if kind == "CAST" and column in self.expected and found:
+            return f"{column}: expected {self.expected[column]}, found '{found.group(1)[:80]}'"
+        return f"{kind.lower()}: {message}"
 
     def _rejected(self, con: duckdb.DuckDBPyConnection, columns: str) -> list[tuple]:
         # The engine creates its rejects table only when the scan refused something.
@@ -160,25 +207,13 @@ def open_csv(
         source_file, rejects, dropped = temp, done.rejects, done.dropped_lines
         notes.append(f"{file}: decoded from {enc}")
 
-    rejects_table = f"rejects_{tag}"
-    columns = "{" + ", ".join(f"{literal(t)}: 'VARCHAR'" for t in titles) + "}"
-    quote_char = '"'
-    from_sql = (
-        f"read_csv({literal(str(source_file))}, auto_detect = false, header = false, "
-        f"skip = {skip_rows + 1}, delim = {literal(delim)}, quote = {literal(quote_char)}, "
-        f"escape = {literal(quote_char)}, columns = {columns}, strict_mode = true, "
-        f"store_rejects = true, rejects_table = {quote(rejects_table)}, "
-        # The engine's default line limit (2 MB) stays: raising it slows every scan threefold,
-        # and a longer line is rejected with its reason like any other bad row.
-        f"rejects_scan = {quote('scan_' + tag)})"
-    )
     return CsvSource(
         file=file,
         titles=titles,
         encoding=enc,
         delimiter=delim,
-        from_sql=from_sql,
-        rejects_table=quote(rejects_table),
+        source_file=source_file,
+        tag=tag,
         header_lines=skip_rows + 1,
         rejects=rejects,
         notes=notes,

@@ -66,6 +66,12 @@ class ColumnPlan:
     data_type: DataType
     expr: str  # DuckDB expression over the source column giving the stored value
     expected: str | None  # what a value must look like, for text converted to a type
+    native: str | None = None  # engine type the CSV reader parses the column as itself
+
+    @property
+    def checked(self) -> bool:
+        """Converted here, so misfits are flagged by our SQL (else by the reader, or none)."""
+        return self.expected is not None and self.native is None
 
 
 def quote(identifier: str) -> str:
@@ -109,13 +115,32 @@ def _conversion(dtype: DataType, col: str, fmts: list[str]) -> str:
     return col
 
 
-def typed_plan(title: str, name: str, dtype: DataType, fmts: list[str] | None = None) -> ColumnPlan:
+#: Formats the CSV reader parses natively exactly as our conversion would.
+_NATIVE = {
+    DataType.INTEGER: ("BIGINT", None),
+    DataType.DECIMAL: ("DOUBLE", None),
+    DataType.DATE: ("DATE", {"%Y-%m-%d"}),
+    DataType.TIMESTAMP: (
+        "TIMESTAMP",
+        {"%Y-%m-%d %H:%M:%S", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M:%S.%f"},
+    ),
+}
+
+
+def typed_plan(
+    title: str, name: str, dtype: DataType, fmts: list[str] | None = None, native: bool = False
+) -> ColumnPlan:
+    """`native`: the values are plain enough (no null words, no thousands separators) for the CSV
+    reader to parse them itself, which is much faster; a misfit is then the reader's reject."""
     col = quote(title)
     if dtype is DataType.STRING:
         return ColumnPlan(title, name, dtype, col, None)
     expected = "excel serial date" if fmts == ["excel"] else dtype.value
     if fmts and fmts != ["excel"]:
         expected += " (" + " or ".join(fmts).replace("%", "") + ")"
+    engine_type, formats = _NATIVE.get(dtype, (None, None))
+    if native and engine_type and (formats is None or set(fmts or []) <= formats):
+        return ColumnPlan(title, name, dtype, col, expected, engine_type)
     return ColumnPlan(title, name, dtype, _conversion(dtype, col, fmts or []), expected)
 
 
@@ -146,47 +171,95 @@ def _source_typed_plan(title: str, name: str, dtype: DataType) -> ColumnPlan:
     return ColumnPlan(title, name, dtype, expr, None)
 
 
-def _sample_stats(
-    con: duckdb.DuckDBPyConnection, view: str, titles: list[str]
-) -> dict[str, dict[str, int]]:
-    """For each text column, how many sample values fit each candidate shape: one SQL statement."""
-    aggs: list[str] = []
-    keys: list[tuple[str, str]] = []
+# Cheap shapes that decide which exact checks a column is worth (most text columns need none).
+_DAY = r"[0-9]{4}[-/.年][0-9]{1,2}[-/.月][0-9]{1,2}日?"
+_ROUGH = {
+    "numish": r"[+-]?[0-9][0-9,.eE+-]*",
+    "dateish": rf"{_DAY}|(19|20)[0-9]{{6}}",
+    "tsish": rf"{_DAY}[ T].*|(19|20)[0-9]{{12}}",
+}
 
-    def add(title: str, key: str, cond: str) -> None:
-        aggs.append(f"count(*) FILTER (WHERE {cond})")
-        keys.append((title, key))
 
-    for title in titles:
-        v = _clean(quote(title))
-        add(title, "n", f"{v} IS NOT NULL")
-        add(title, "int", f"regexp_full_match({v}, {literal(INT_RE)})")
-        add(
-            title,
-            "dec",
-            f"regexp_full_match({v}, {literal(DEC_RE)}) "
-            f"OR regexp_full_match({v}, {literal(INT_RE)})",
-        )
-        add(title, "lead0", f"regexp_full_match({v}, '[+-]?0[0-9]+')")
-        add(title, "long", f"regexp_full_match({v}, '[0-9]{{16,}}')")
-        add(title, "mobile", f"regexp_full_match({v}, '1[3-9][0-9]{{9}}')")
-        add(title, "bool", f"lower({v}) IN ({_in(TRUE_WORDS + FALSE_WORDS)})")
-        add(title, "excel", f"regexp_full_match({v}, {literal(EXCEL_SERIAL_RE)})")
-        for kind, formats in (("date", DATE_FORMATS), ("ts", TIMESTAMP_FORMATS)):
-            for i, (shape, fmt) in enumerate(formats):
-                add(
-                    title,
+def _exact_checks(v: str, rough: dict[str, int]) -> list[tuple[str, str]]:
+    """The (key, condition) pairs worth counting for a column, given its rough shape counts."""
+
+    def worth(key: str) -> bool:
+        return rough["n"] > 0 and rough[key] / rough["n"] >= KEEP_EXISTING_SHARE
+
+    checks: list[tuple[str, str]] = []
+    if worth("numish"):
+        checks += [
+            ("int", f"regexp_full_match({v}, {literal(INT_RE)})"),
+            (
+                "dec",
+                f"regexp_full_match({v}, {literal(DEC_RE)}) "
+                f"OR regexp_full_match({v}, {literal(INT_RE)})",
+            ),
+            ("lead0", f"regexp_full_match({v}, '[+-]?0[0-9]+')"),
+            ("long", f"regexp_full_match({v}, '[0-9]{{16,}}')"),
+            ("mobile", f"regexp_full_match({v}, '1[3-9][0-9]{{9}}')"),
+            ("excel", f"regexp_full_match({v}, {literal(EXCEL_SERIAL_RE)})"),
+        ]
+    for kind, formats in (("date", DATE_FORMATS), ("ts", TIMESTAMP_FORMATS)):
+        if worth(kind + "ish"):
+            checks += [
+                (
                     f"{kind}{i}",
                     f"regexp_full_match({v}, {literal(shape)}) AND "
                     f"try_strptime({v}, {literal(fmt)}) IS NOT NULL",
                 )
-    if not aggs:
-        return {}
-    row = con.sql(f"SELECT {', '.join(aggs)} FROM {view}").fetchall()[0]
+                for i, (shape, fmt) in enumerate(formats)
+            ]
+    return checks
+
+
+def _count(
+    con: duckdb.DuckDBPyConnection,
+    view: str,
+    titles: list[str],
+    checks: dict[str, list[tuple[str, str]]],
+) -> dict[str, dict[str, int]]:
+    """Count, in one statement, the sample values meeting each check of each column; the cleaned
+    value of every column is computed once, in an inner SELECT."""
+    cleaned = ", ".join(
+        f"{_clean(quote(t))} AS v{i}, {quote(t)} AS r{i}" for i, t in enumerate(titles)
+    )
+    aggs = [f"count(*) FILTER (WHERE {cond})" for t in titles for _, cond in checks[t]]
     stats: dict[str, dict[str, int]] = {t: {} for t in titles}
+    if not aggs:
+        return stats
+    row = con.sql(f"SELECT {', '.join(aggs)} FROM (SELECT {cleaned} FROM {view})").fetchall()[0]
+    keys = [(t, key) for t in titles for key, _ in checks[t]]
     for (title, key), value in zip(keys, row, strict=True):
         stats[title][key] = int(value)
     return stats
+
+
+def _sample_stats(
+    con: duckdb.DuckDBPyConnection, view: str, titles: list[str]
+) -> dict[str, dict[str, int]]:
+    """For each text column, how many sample values fit each candidate shape. Two statements: rough
+    shapes for every column, then exact shapes only where the rough ones make a type possible.
+    Checks not run count as zero."""
+    var = {t: f"v{i}" for i, t in enumerate(titles)}
+    raw = {t: f"r{i}" for i, t in enumerate(titles)}
+    rough_checks = {
+        t: [
+            ("n", f"{var[t]} IS NOT NULL"),
+            # Written-out nulls (-, 无, NULL ...) and thousands separators need our conversion.
+            ("tokens", f"{var[t]} IS NULL AND trim({raw[t]}) <> ''"),
+            ("comma", f"contains({var[t]}, ',')"),
+            ("bool", f"lower({var[t]}) IN ({_in(TRUE_WORDS + FALSE_WORDS)})"),
+        ]
+        + [(key, f"regexp_full_match({var[t]}, {literal(shape)})") for key, shape in _ROUGH.items()]
+        for t in titles
+    }
+    rough = _count(con, view, titles, rough_checks)
+    exact = _count(con, view, titles, {t: _exact_checks(var[t], rough[t]) for t in titles})
+    keys = ["int", "dec", "lead0", "long", "mobile", "excel"]
+    keys += [f"date{i}" for i in range(len(DATE_FORMATS))]
+    keys += [f"ts{i}" for i in range(len(TIMESTAMP_FORMATS))]
+    return {t: {**dict.fromkeys(keys, 0), **rough[t], **exact[t]} for t in titles}
 
 
 def _fits(count: int, n: int) -> bool:
@@ -243,10 +316,12 @@ def plan_columns(
     schema: pa.Schema,
     names: dict[str, str],
     existing: dict[str, DataType],
+    native: bool = False,
 ) -> list[ColumnPlan]:
     """Plans for every source column of `schema` (titles as names), from the sample in
     `sample_view`. `existing` holds the types the dataset already has, by title: a column keeps
-    its type while the new values still fit it, so syncs do not flap between types."""
+    its type while the new values still fit it, so syncs do not flap between types. `native`:
+    the source is a CSV file the engine's reader may type itself where that is exact."""
     text_titles = [f.name for f in schema if arrow_data_type(f.type) is None]
     stats = _sample_stats(con, sample_view, text_titles)
     plans = []
@@ -255,8 +330,10 @@ def plan_columns(
         if source_type is not None:
             plans.append(_source_typed_plan(f.name, names[f.name], source_type))
             continue
-        dtype, fmts = choose_type(f.name, stats[f.name], existing.get(f.name))
-        plans.append(typed_plan(f.name, names[f.name], dtype, fmts))
+        st = stats[f.name]
+        dtype, fmts = choose_type(f.name, st, existing.get(f.name))
+        plain = native and st["tokens"] == 0 and st["comma"] == 0
+        plans.append(typed_plan(f.name, names[f.name], dtype, fmts, native=plain))
     return plans
 
 
@@ -267,7 +344,7 @@ def select_sql(plans: list[ColumnPlan], source: str, keep: list[str]) -> str:
     converted columns beside; the outer one flags a value that is neither convertible nor a null
     token, building the reason text only for such rows (CASE evaluates THEN on those alone).
     """
-    checked = [p for p in plans if p.expected]
+    checked = [p for p in plans if p.checked]
     inner = [f"{p.expr} AS {quote(p.name)}" for p in plans]
     inner += [f"{quote(p.title)} AS {_raw(p)}" for p in checked]
     inner += [quote(k) for k in keep]

@@ -13,18 +13,21 @@ import pyarrow.compute as pc
 
 from cityhub.ingest.csvfile import open_csv
 from cityhub.ingest.formats import ReadOptions, open_tables
-from cityhub.ingest.infer import quote
+from cityhub.ingest.infer import ColumnPlan, quote
 from cityhub.ingest.source import PLACE_COLUMN, SHEET_COLUMN, Reject, SourceTable
 
 
 @dataclass
 class Prepared:
-    """A source ready to scan: `from_sql` is a FROM-expression over text or typed columns."""
+    """A source ready to scan once, with a sample of its first rows."""
 
     file: str
-    from_sql: str
+    # A FROM-expression scanning the source once; for CSV, given the plans, the reader parses
+    # the columns it can itself (see ColumnPlan.native).
+    scan_sql: Callable[[list[ColumnPlan]], str]
     sample: pa.Table  # the first rows, columns titled as in the source, for inference
     has_place: bool  # rows carry PLACE_COLUMN; otherwise `line_of` maps record index to line
+    is_csv: bool = False  # the engine's own reader scans it (and may type columns itself)
     bytes_per_row: float | None = None  # to show bytes done while the engine reads the file
     rejects: list[Reject] = field(default_factory=list)  # refused before the scan
     notes: list[str] = field(default_factory=list)
@@ -74,15 +77,22 @@ def prepare_csv(
         skip_rows=skip_rows,
         progress=progress,
     )
-    sample = con.sql(f"SELECT * FROM {src.from_sql} LIMIT {sample_rows}").to_arrow_table()
-    # The sample scan filled the reader's rejects tables; the real scan fills them anew.
-    con.execute(f"DROP TABLE IF EXISTS {src.rejects_table}")
-    con.execute(f"DROP TABLE IF EXISTS {quote('scan_' + tag)}")
+    sample = con.sql(f"SELECT * FROM {src.scan_sql()} LIMIT {sample_rows}").to_arrow_table()
+    src.drop_rejects(con)  # the sample's; the real scan fills them anew
+
+    def scan_sql(plans: list[ColumnPlan]) -> str:
+        native = [p for p in plans if p.native]
+        return src.scan_sql(
+            {p.title: p.native for p in native if p.native},
+            {p.title: p.expected for p in native if p.expected},
+        )
+
     return Prepared(
         file=str(path),
-        from_sql=src.from_sql,
+        scan_sql=scan_sql,
         sample=sample,
         has_place=False,
+        is_csv=True,
         bytes_per_row=None if src.temp else _bytes_per_row(sample),
         rejects=src.rejects,
         notes=src.notes,
@@ -162,7 +172,7 @@ def prepare_tables(
         )
     return Prepared(
         file=str(path),
-        from_sql=quote(view),
+        scan_sql=lambda _plans: quote(view),
         sample=sample,
         has_place=PLACE_COLUMN in schema.names,
         notes=notes,

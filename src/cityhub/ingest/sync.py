@@ -25,7 +25,7 @@ from deltalake.exceptions import DeltaError
 from cityhub.catalog import service
 from cityhub.catalog.models import FieldInfo, SchemaChange, SyncRun
 from cityhub.catalog.names import assign_names
-from cityhub.catalog.profiling import profile_columns
+from cityhub.catalog.profiling import profile_files
 from cityhub.catalog.search import index_dataset
 from cityhub.catalog.vocab import DataType
 from cityhub.errors import (
@@ -282,7 +282,7 @@ def _prepare(
             encoding=opts.encoding,
             delimiter=opts.delimiter,
             skip_rows=opts.skip_rows,
-            sample_rows=settings.sample_rows,
+            sample_rows=settings.infer_rows,
             progress=(lambda n: progress.update(bytes_done=n)) if progress else None,
         )
     return prepare_tables(
@@ -292,7 +292,7 @@ def _prepare(
         tag=tag,
         read=ReadOptions(sheet=opts.sheet, nested=opts.nested, geometry=opts.geometry),
         batch_rows=settings.batch_rows,
-        sample_rows=settings.sample_rows,
+        sample_rows=settings.infer_rows,
     )
 
 
@@ -303,7 +303,9 @@ def _plan(
     names = assign_names(titles, known.names)
     source_schema = pa.schema([prepared.sample.schema.field(t) for t in titles])
     con.register(f"sample_{tag}", prepared.sample)
-    return plan_columns(con, f'"sample_{tag}"', source_schema, names, known.types)
+    return plan_columns(
+        con, f'"sample_{tag}"', source_schema, names, known.types, native=prepared.is_csv
+    )
 
 
 def _run(
@@ -342,7 +344,7 @@ def _run(
             )
         key_names = _key_names(opts.key or known.keys, plans, opts.mode)
         extra = [c for c in (PLACE_COLUMN, SHEET_COLUMN) if c in prepared.sample.column_names]
-        reader = con.sql(select_sql(plans, prepared.from_sql, extra)).to_arrow_reader(
+        reader = con.sql(select_sql(plans, prepared.scan_sql(plans), extra)).to_arrow_reader(
             settings.batch_rows
         )
         ratio = (
@@ -442,11 +444,11 @@ def _refresh_catalog(
             info.present = info.name in schema.names
         s.flush()
         present = [f for f in ds.fields if f.present]
-        profiles = profile_columns(
+        profiles = profile_files(
             con,
-            hub.lake.scan_sql(code, version),
+            hub.lake.files(code, version),
             [(f.name, f.title, f.data_type) for f in present],
-            sample_rows=hub.settings.sample_rows,
+            sample_rows=hub.settings.profile_rows,
         )
         rows = 0
         for info in present:
