@@ -9,13 +9,18 @@ from __future__ import annotations
 
 import codecs
 import io
-from collections.abc import Callable
+import os
+from collections import deque
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import BinaryIO
 
 from charset_normalizer import from_bytes
 
 from cityhub.errors import SourceError
+from cityhub.ingest import iconv
 from cityhub.ingest.source import Reject
 
 SAMPLE_BYTES = 1 << 20
@@ -108,18 +113,41 @@ class Transcoded:
     bytes_read: int = 0
 
 
+def _block_decoder(encoding: str) -> Callable[[bytes, int], bytes | bytearray]:
+    """iconv where the C library has it (it runs without the GIL, so blocks decode on every
+    core at once); Python's codec otherwise."""
+    fast = iconv.decoder(encoding)
+    if fast is not None:
+        return fast
+    return lambda data, length: data[:length].decode(encoding).encode("utf-8")
+
+
+def _blocks(src: BinaryIO) -> Iterator[tuple[bytes, int]]:
+    """Blocks read from `src`, each with the length of its whole lines (a final partial line
+    is read again at the start of the next block; the last block may end without a newline).
+    No copies: the decoder is told how much of the block to take."""
+    while block := src.read(BLOCK_BYTES):
+        length = block.rfind(b"\n") + 1
+        if length == 0 or len(block) < BLOCK_BYTES:
+            length = len(block)  # no newline in a whole block, or the end of the file
+        else:
+            src.seek(length - len(block), os.SEEK_CUR)
+        yield block, length
+
+
 def transcode_to_utf8(
     path: Path,
     encoding: str,
     out: Path,
     progress: Callable[[int], None] | None = None,
+    workers: int | None = None,
 ) -> Transcoded:
-    """Write `path` as UTF-8 to `out`. A line that does not decode is left out and kept as a
-    reject with its line number and bytes; every other line is copied exactly."""
+    """Write `path` as UTF-8 to `out`, decoding blocks in parallel and writing them in order.
+    A line that does not decode is left out and kept as a reject with its line number and
+    bytes; every other line is copied exactly."""
     result = Transcoded()
-    line_no = 0  # lines completed before the current block
     with path.open("rb") as src, out.open("wb") as dst:
-        if encoding.startswith("utf-16") or encoding.startswith("utf-32"):
+        if encoding.startswith(("utf-16", "utf-32")):
             # Wide encodings: newline bytes are not self-synchronising, use a streaming decoder.
             text = io.TextIOWrapper(src, encoding=encoding, errors="strict", newline="")
             while chars := text.read(BLOCK_BYTES // 4):
@@ -127,51 +155,90 @@ def transcode_to_utf8(
                 if progress:
                     progress(src.tell())
             return result
-        tail = b""
-        while True:
-            block = src.read(BLOCK_BYTES)
-            if not block:
-                break
-            block = tail + block
-            cut = block.rfind(b"\n") + 1
-            block, tail = (block[:cut], block[cut:]) if cut else (b"", block)
-            line_no = _write_block(block, encoding, dst, path, line_no, result)
-            result.bytes_read = src.tell() - len(tail)
-            if progress:
-                progress(result.bytes_read)
-        if tail:
-            _write_block(tail, encoding, dst, path, line_no, result)
-        result.bytes_read = path.stat().st_size
+        decode = _block_decoder(encoding)
+        workers = workers or os.cpu_count() or 1
+        with ThreadPoolExecutor(workers) as pool:
+            pending: deque[tuple[Future[_Decoded], int]] = deque()
+            offset = 0
+            for block, length in _blocks(src):
+                job = pool.submit(_decode_block, decode, block, length, offset, encoding, path)
+                pending.append((job, length))
+                offset += length
+                if len(pending) > 2 * workers:  # bounded memory: a few blocks in flight
+                    _write(pending.popleft(), dst, result, progress)
+            while pending:
+                _write(pending.popleft(), dst, result, progress)
     return result
 
 
-def _write_block(
-    block: bytes,
-    encoding: str,
-    dst: io.BufferedWriter,
-    path: Path,
-    line_no: int,
+@dataclass
+class _Decoded:
+    text: bytes | bytearray
+    rejects: list[Reject]
+
+
+def _write(
+    item: tuple[Future[_Decoded], int],
+    dst: BinaryIO,
     result: Transcoded,
-) -> int:
+    progress: Callable[[int], None] | None,
+) -> None:
+    job, size = item
+    done = job.result()
+    dst.write(done.text)
+    result.rejects += done.rejects
+    result.dropped_lines += [r.line for r in done.rejects if r.line is not None]
+    result.bytes_read += size
+    if progress:
+        progress(result.bytes_read)
+
+
+def _decode_block(
+    decode: Callable[[bytes, int], bytes | bytearray],
+    block: bytes,
+    length: int,
+    offset: int,
+    encoding: str,
+    path: Path,
+) -> _Decoded:
     try:
-        dst.write(block.decode(encoding).encode("utf-8"))
-        return line_no + block.count(b"\n")
-    except UnicodeDecodeError:
+        return _Decoded(decode(block, length), [])
+    except (iconv.DecodeError, UnicodeDecodeError):
         pass
-    # Rare: find the undecodable lines of this block one by one.
-    for raw in block.splitlines(keepends=True):
-        line_no += 1
+    block = block[:length]
+    lines_before = _lines_before(path, offset)
+    # Rare: find the undecodable lines of this block one by one (Python's codec says where).
+    parts, rejects = [], []
+    pieces = block.split(b"\n")  # the last piece is what follows the final newline
+    for index, piece in enumerate(pieces):
+        line = piece + b"\n" if index < len(pieces) - 1 else piece
+        if not line:
+            continue
         try:
-            dst.write(raw.decode(encoding).encode("utf-8"))
-        except UnicodeDecodeError as exc:
-            result.dropped_lines.append(line_no)
-            bad = raw[exc.start : exc.end].hex(" ")
-            result.rejects.append(
+            parts.append(decode(line, len(line)))
+        except (iconv.DecodeError, UnicodeDecodeError):
+            try:
+                line.decode(encoding)
+                start, end = 0, len(line)  # only iconv refused it
+            except UnicodeDecodeError as exc:
+                start, end = exc.start, exc.end
+            rejects.append(
                 Reject(
                     file=str(path),
-                    line=line_no,
-                    raw=raw.decode(encoding, "replace")[:200],
-                    reason=f"bytes {bad} at byte {exc.start + 1} are not valid {encoding}",
+                    line=lines_before + index + 1,
+                    raw=line.decode(encoding, "replace")[:200],
+                    reason=f"bytes {line[start:end].hex(' ')} at byte {start + 1} are not "
+                    f"valid {encoding}",
                 )
             )
-    return line_no
+    return _Decoded(b"".join(parts), rejects)
+
+
+def _lines_before(path: Path, offset: int) -> int:
+    """Newlines in the first `offset` bytes: counted only when a block has bad lines to report."""
+    count = 0
+    with path.open("rb") as f:
+        while offset > 0 and (chunk := f.read(min(BLOCK_BYTES, offset))):
+            count += chunk.count(b"\n")
+            offset -= len(chunk)
+    return count
