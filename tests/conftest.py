@@ -91,9 +91,7 @@ def hub(db: Database, tmp_path: Path) -> Iterator[Hub]:
 @pytest.fixture
 def sqlite_hub(tmp_path: Path) -> Iterator[Hub]:
     """A cityhub home on SQLite only, for tests of the data path rather than the metadata DB."""
-    settings = Settings(
-        home=tmp_path / "home", operator="tester", infer_rows=2000, batch_rows=4096
-    )
+    settings = Settings(home=tmp_path / "home", operator="tester", infer_rows=2000, batch_rows=4096)
     h = Hub(settings)
     h.init()
     yield h

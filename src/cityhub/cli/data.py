@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 from pathlib import Path
 from typing import Annotated, Any, cast
 
@@ -28,7 +27,9 @@ from cityhub.cli.common import (
     table,
 )
 from cityhub.errors import CityhubError
+from cityhub.hub import Hub
 from cityhub.ingest import (
+    Job,
     SyncOptions,
     SyncResult,
     apply_catalog,
@@ -71,7 +72,24 @@ def _progress_bar() -> Progress:
     )
 
 
-def _report(r: SyncResult) -> None:
+def run_jobs(hub: Hub, jobs: list[Job]) -> tuple[list[SyncResult], list[str]]:
+    """Load every job with a progress bar each; a failed job is said at once and the rest go on.
+    Returns the results and the failures' messages."""
+    results: list[SyncResult] = []
+    failures: list[str] = []
+    with _progress_bar() as bar:
+        for job in jobs:
+            progress = _RichProgress(bar)
+            try:
+                results.append(run_sync(hub, job.dataset, job.path, job.options, progress))
+                bar.update(progress.task, completed=progress.total)
+            except CityhubError as exc:
+                failures.append(exc.message)
+                err.print(f"[red]failed[/] {job.dataset} ← {job.path}: {exc.message}")
+    return results, failures
+
+
+def report(r: SyncResult) -> None:
     colour = "green" if r.status == "succeeded" else "red"
     err.print(
         f"[{colour}]{r.status}[/] {r.dataset} v{r.version if r.version is not None else '-'}"
@@ -110,52 +128,33 @@ def ingest(
     hub = open_hub()
     if mode not in ("replace", "append", "upsert"):
         raise CityhubError(f"--mode must be replace, append or upsert, not {mode!r}")
-    jobs: list[tuple[str, Path, SyncOptions]] = []
     if is_manifest(path):
         manifest = load_manifest(path)
         apply_catalog(hub, manifest)
-        for spec in manifest.sources:
-            for i, p in enumerate(spec.paths):
-                opts = dataclasses.replace(spec.options, mode="append") if i else spec.options
-                jobs.append((spec.dataset, p, opts))
+        jobs = manifest.jobs()
     else:
         if not dataset:
             raise CityhubError("--dataset is required when PATH is a data file")
-        jobs.append(
-            (
-                dataset,
-                path,
-                SyncOptions(
-                    mode=cast(Mode, mode),
-                    format=format,
-                    encoding=encoding,
-                    delimiter=delimiter,
-                    sheet=sheet,
-                    skip_rows=skip_rows,
-                    nested=nested,
-                    geometry=geometry,
-                    key=key,
-                    allow_breaking=allow_breaking,
-                    max_reject_ratio=max_reject_ratio,
-                ),
-            )
+        options = SyncOptions(
+            mode=cast(Mode, mode),
+            format=format,
+            encoding=encoding,
+            delimiter=delimiter,
+            sheet=sheet,
+            skip_rows=skip_rows,
+            nested=nested,
+            geometry=geometry,
+            key=key,
+            allow_breaking=allow_breaking,
+            max_reject_ratio=max_reject_ratio,
         )
-    results: list[SyncResult] = []
-    failures: list[str] = []
-    with _progress_bar() as bar:
-        for code, p, opts in jobs:
-            progress = _RichProgress(bar)
-            try:
-                results.append(run_sync(hub, code, p, opts, progress))
-                bar.update(progress.task, completed=progress.total)
-            except CityhubError as exc:
-                failures.append(exc.message)
-                err.print(f"[red]failed[/] {code} ← {p}: {exc.message}")
+        jobs = [Job(dataset, path, options)]
+    results, failures = run_jobs(hub, jobs)
     if as_json:
         print_json({"results": results, "failures": failures})
     else:
         for r in results:
-            _report(r)
+            report(r)
     if failures:
         raise typer.Exit(1)
 

@@ -44,7 +44,8 @@ DEC_RE = r"[+-]?(\d+|\d{1,3}(,\d{3})+)?\.\d+([eE][+-]?\d+)?|[+-]?\d+[eE][+-]?\d+
 EXCEL_SERIAL_RE = r"[1-9]\d{3,4}(\.0+)?"  # 1000..99999 days after 1899-12-30
 # Titles of columns whose digits are an identifier, never a quantity: they stay strings.
 CODE_HINT = re.compile(
-    r"编码|代码|编号|号码|证号|电话|手机|邮编|邮政|身份证|证件|账号|帐号|卡号|工号|学号|车牌|号牌|"
+    r"编码|代码|编号|号码|证号|标识码|户号|电话|手机|邮编|邮政|身份证|证件|账号|帐号|卡号|工号|学号|"
+    r"车牌|号牌|"
     r"\b(id|code|no|phone|tel|mobile|zip|postcode)\b|_id$|_code$|_no$",
     re.IGNORECASE,
 )

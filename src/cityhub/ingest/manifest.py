@@ -19,6 +19,7 @@ mode = "replace"
 
 from __future__ import annotations
 
+import dataclasses
 import glob
 import tomllib
 from dataclasses import dataclass, field
@@ -54,12 +55,29 @@ class SourceSpec:
     options: SyncOptions
 
 
+@dataclass(frozen=True)
+class Job:
+    """One file to load into one dataset."""
+
+    dataset: str
+    path: Path
+    options: SyncOptions
+
+
 @dataclass
 class Manifest:
     path: Path
     departments: list[dict[str, Any]] = field(default_factory=list)
     datasets: list[dict[str, Any]] = field(default_factory=list)
     sources: list[SourceSpec] = field(default_factory=list)
+
+    def jobs(self) -> list[Job]:
+        """Every file to load, in order; the files of a glob after its first append to it."""
+        return [
+            Job(s.dataset, p, dataclasses.replace(s.options, mode="append") if i else s.options)
+            for s in self.sources
+            for i, p in enumerate(s.paths)
+        ]
 
 
 def is_manifest(path: Path) -> bool:
