@@ -41,11 +41,10 @@ TARGETS = {"vs_duckdb": 1.3, "vs_postgres": 1 / 3, "gbk_vs_utf8": 1.2, "peak_rss
 
 def run_job(spec: dict[str, Any]) -> dict[str, Any]:
     done = subprocess.run(
-        [sys.executable, str(HERE / "_job.py"), json.dumps(spec)],
-        check=True,
-        capture_output=True,
-        text=True,
+        [sys.executable, str(HERE / "_job.py"), json.dumps(spec)], capture_output=True, text=True
     )
+    if done.returncode:
+        raise SystemExit(f"{spec['kind']} job failed:\n{done.stderr[-3000:]}")
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
@@ -58,15 +57,16 @@ def median_of(runs: list[dict[str, Any]]) -> dict[str, Any]:
     }
 
 
-def csv_sources(manifest: Path) -> list[tuple[str, Path, str | None]]:
-    """(dataset, file, declared encoding) of every CSV source of the city."""
+def csv_sources(manifest: Path, exclude: set[Path]) -> list[tuple[str, Path, str | None]]:
+    """(dataset, file, encoding) of every CSV source of the city but the `exclude`d ones (the
+    deliberately malformed files, which bare DuckDB and PostgreSQL COPY refuse outright)."""
     from cityhub.ingest import load_manifest
     from cityhub.ingest.decode import detect_encoding
 
-    found = []
+    found: list[tuple[str, Path, str | None]] = []
     for s in load_manifest(manifest).sources:
         for p in s.paths:
-            if p.suffix.lower() in {".csv", ".tsv", ".txt"}:
+            if p.suffix.lower() in {".csv", ".tsv", ".txt"} and p not in exclude:
                 found.append((s.dataset, p, s.options.encoding or detect_encoding(p)))
     return found
 
@@ -79,7 +79,7 @@ def pg_columns(path: Path, encoding: str, scratch: Path) -> list[tuple[str, str]
         with path.open("rb") as f:
             head = f.read(4 << 20)
         sample.write_bytes(head[: head.rfind(b"\n") + 1].decode(encoding).encode())
-    described = duckdb.sql(f"DESCRIBE SELECT * FROM read_csv('{sample}')").fetchall()
+    described = duckdb.connect().sql(f"DESCRIBE SELECT * FROM read_csv('{sample}')").fetchall()
     return [(name, PG_TYPES.get(str(dtype), "text")) for name, dtype, *_ in described]
 
 
@@ -99,8 +99,8 @@ def utf8_copies(files: list[tuple[str, Path, str | None]], scratch: Path) -> lis
     return out
 
 
-def bench_csv(manifest: Path, work: Path, repeat: int) -> dict[str, Any]:
-    files = csv_sources(manifest)
+def bench_csv(manifest: Path, work: Path, repeat: int, exclude: set[Path]) -> dict[str, Any]:
+    files = csv_sources(manifest, exclude)
     scratch = work / "scratch"
     scratch.mkdir(parents=True, exist_ok=True)
     pg_files = [
@@ -132,7 +132,7 @@ def bench_csv(manifest: Path, work: Path, repeat: int) -> dict[str, Any]:
         runs["duckdb"].append(duck)
         runs["postgres"].append(run_job({"kind": "postgres", "url": PG_URL, "files": pg_files}))
     shutil.rmtree(scratch, ignore_errors=True)
-    result = {k: median_of(v) for k, v in runs.items()}
+    result: dict[str, Any] = {k: median_of(v) for k, v in runs.items()}
     result["files"] = [
         {"dataset": d, "file": p.name, "bytes": p.stat().st_size, "encoding": e}
         for d, p, e in files
@@ -140,9 +140,9 @@ def bench_csv(manifest: Path, work: Path, repeat: int) -> dict[str, Any]:
     return result
 
 
-def bench_gbk(manifest: Path, work: Path, repeat: int) -> dict[str, Any]:
+def bench_gbk(manifest: Path, work: Path, repeat: int, exclude: set[Path]) -> dict[str, Any]:
     """The largest UTF-8 CSV dataset, delivered once as it is and once re-encoded in GBK."""
-    files = [f for f in csv_sources(manifest) if f[2] == "utf-8"]
+    files = [f for f in csv_sources(manifest, exclude) if f[2] == "utf-8"]
     dataset, path, _ = max(files, key=lambda f: f[1].stat().st_size)
     twin = work / (path.stem + ".gbk.csv")
     with path.open("rb") as src, twin.open("wb") as dst:
@@ -159,7 +159,7 @@ def bench_gbk(manifest: Path, work: Path, repeat: int) -> dict[str, Any]:
                 )
             )
     twin.unlink()
-    result = {k: median_of(v) for k, v in runs.items()}
+    result: dict[str, Any] = {k: median_of(v) for k, v in runs.items()}
     result["dataset"], result["bytes"] = dataset, path.stat().st_size
     return result
 
@@ -253,8 +253,9 @@ def main() -> None:
     began = time.perf_counter()
     city = generate(city_dir, scale=args.scale, seed=args.seed)
     generation = time.perf_counter() - began
-    csv = bench_csv(city.manifest, args.work, args.repeat)
-    gbk = bench_gbk(city.manifest, args.work, args.repeat)
+    malformed = {m.path for m in city.malformed}
+    csv = bench_csv(city.manifest, args.work, args.repeat, malformed)
+    gbk = bench_gbk(city.manifest, args.work, args.repeat, malformed)
     whole = bench_city(city.manifest, args.work)
     results = {
         "scale": args.scale,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 
 import pyarrow as pa
 import pytest
@@ -74,7 +75,7 @@ def flip(value: str, pos: int, alphabet: str, shift: int) -> str:
     return value[:pos] + new + value[pos + 1 :]
 
 
-def mask(fn, values: list[str | None]) -> list[bool]:
+def mask(fn, values: Sequence[str | None]) -> list[bool]:
     return fn(pa.array(values, pa.string())).to_pylist()
 
 
