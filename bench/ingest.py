@@ -36,6 +36,14 @@ PG_TYPES = {
     "BOOLEAN": "boolean",
     "TIME": "time",
 }
+GENERATE = """
+import json, sys
+from pathlib import Path
+from cityhub.demo import generate
+city = generate(Path(sys.argv[1]), scale=float(sys.argv[2]), seed=int(sys.argv[3]))
+print(json.dumps({"manifest": str(city.manifest),
+                  "malformed": [str(m.path) for m in city.malformed]}))
+"""
 TARGETS = {"vs_duckdb": 1.3, "vs_postgres": 1 / 3, "gbk_vs_utf8": 1.2, "peak_rss_mib": 1536}
 
 
@@ -247,16 +255,21 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--work", type=Path, default=HERE / "data")
     args = parser.parse_args()
-    from cityhub.demo import generate
-
     city_dir = args.work / f"city-{args.scale:g}-{args.seed}"
     began = time.perf_counter()
-    city = generate(city_dir, scale=args.scale, seed=args.seed)
+    # Generated in a child process: the benchmark's own process stays small.
+    made = subprocess.run(
+        [sys.executable, "-c", GENERATE, str(city_dir), str(args.scale), str(args.seed)],
+        check=True,
+        capture_output=True,
+        text=True,
+    )
     generation = time.perf_counter() - began
-    malformed = {m.path for m in city.malformed}
-    csv = bench_csv(city.manifest, args.work, args.repeat, malformed)
-    gbk = bench_gbk(city.manifest, args.work, args.repeat, malformed)
-    whole = bench_city(city.manifest, args.work)
+    city = json.loads(made.stdout)
+    manifest, malformed = Path(city["manifest"]), {Path(p) for p in city["malformed"]}
+    csv = bench_csv(manifest, args.work, args.repeat, malformed)
+    gbk = bench_gbk(manifest, args.work, args.repeat, malformed)
+    whole = bench_city(manifest, args.work)
     results = {
         "scale": args.scale,
         "seed": args.seed,

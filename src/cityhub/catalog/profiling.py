@@ -36,6 +36,7 @@ from cityhub.catalog.vocab import DataType
 
 MAX_TEXT = 256  # longer strings are cut in profiles: they are for display, not for lookup
 SAMPLE_SEED = 42
+SEMANTIC_VALUES = 2_000  # plenty to recognise an ID number or an address; checksums cost
 _OPAQUE = frozenset({DataType.JSON.value, DataType.GEOMETRY.value})  # no min/max/top/semantics
 
 
@@ -144,7 +145,9 @@ def _profile(
         if pa.types.is_dictionary(values.type):
             values = values.dictionary_decode()
         hint_text = f"{title} {name}"
-        semantic = None if dtype in _OPAQUE else detect_semantic(hint_text, values)
+        semantic = (
+            None if dtype in _OPAQUE else detect_semantic(hint_text, values[:SEMANTIC_VALUES])
+        )
         non_null, distinct, low, high = counts[i]
         nulls = rows - non_null
         profiles[name] = {
