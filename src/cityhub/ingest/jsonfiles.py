@@ -192,9 +192,14 @@ def _arrow_block(lines: list[bytes], schema: pa.Schema | None) -> tuple[pa.Table
 
 
 def _parse_lines(
-    file: str, lines: list[bytes], nums: list[int], rejects: list[Reject] | None
+    file: str,
+    lines: list[bytes],
+    nums: list[int],
+    rejects: list[Reject] | None,
+    keep: bool = True,
 ) -> tuple[list[dict[str, Any]], list[int]]:
-    """Records of the lines that parse to objects; the others become rejects (when collecting)."""
+    """Records of the lines that parse to objects (unless not `keep`); the others become rejects
+    (when collecting)."""
     records, places = [], []
     for num, line in zip(nums, lines, strict=True):
         try:
@@ -209,8 +214,9 @@ def _parse_lines(
         except json.JSONDecodeError as exc:
             problem = f"malformed JSON: {exc.msg} at column {exc.colno}"
         if problem is None:
-            records.append(value)
-            places.append(num)
+            if keep:
+                records.append(value)
+                places.append(num)
         elif rejects is not None:
             raw = line.decode("utf-8", "replace").strip()[:200]
             rejects.append(Reject(file=file, line=num, reason=problem, raw=raw))
@@ -274,7 +280,6 @@ def _read_ndjson(path: Path, batch_rows: int, flatten: bool) -> SourceTable:
     def scan(lines: list[bytes], nums: list[int]) -> tuple[pa.Schema | None, set[int]]:
         """Learn a block's columns; its schema for pyarrow (None: the slow route), bad lines."""
         bad: set[int] = set()
-        records: list[dict[str, Any]] = []
         for attempt in (1, 2):
             saved = {k: set(v) for k, v in cols.kinds.items()}
             try:
@@ -286,14 +291,15 @@ def _read_ndjson(path: Path, batch_rows: int, flatten: bool) -> SourceTable:
                 cols.kinds = saved
                 if attempt == 2:
                     break
-                # Find the bad lines by parsing each; pyarrow may then take the others.
+                # Find the bad lines by parsing each (keeping no records: a block is large);
+                # pyarrow may then take the others.
                 found = len(rejects)
-                records = _parse_lines(file, lines, nums, rejects)[0]
+                _parse_lines(file, lines, nums, rejects, keep=False)
                 bad = {r.line for r in rejects[found:] if r.line is not None}
                 lines, nums = _keep(lines, nums, bad)
                 if not bad or not lines:
                     break
-        for record in records:
+        for record in _parse_lines(file, lines, nums, None)[0]:  # the slow route
             for k, v in record.items():
                 cols.add_value((k,), v)
         return None, bad
