@@ -254,24 +254,24 @@ def _name_mask(s: pa.Array) -> pa.Array:
     return pc.and_(_re(s, _NAME_SHAPE), pc.or_(plain, dotted))
 
 
+#: Types whose values a validator of `cityhub.identifiers` recognises on its own.
+_VALIDATED = {
+    "credit_code": ids.credit_code_mask,
+    "bank_card": ids.bank_card_mask,
+    "email": ids.email_mask,
+    "plate": ids.plate_mask,
+    "mobile": ids.mobile_mask,
+    "landline": ids.landline_mask,
+    "postcode": ids.postcode_mask,
+}
+
+
 def _mask(typ: str, s: pa.Array, hinted: bool) -> pa.Array:
     """Which values look like `typ`; weaker shapes only count when the title hints the type."""
     if typ == "id_card":
         return ids.id_card_mask(s, allow_15=hinted)
-    if typ == "credit_code":
-        return ids.credit_code_mask(s)
-    if typ == "bank_card":
-        return ids.bank_card_mask(s)
-    if typ == "email":
-        return ids.email_mask(s)
-    if typ == "plate":
-        return ids.plate_mask(s)
-    if typ == "mobile":
-        return ids.mobile_mask(s)
-    if typ == "landline":
-        return ids.landline_mask(s)
-    if typ == "postcode":
-        return ids.postcode_mask(s)
+    if typ in _VALIDATED:
+        return _VALIDATED[typ](s)
     if typ == "date":
         sep = _re(s, _DATE_SEP)
         return pc.or_(sep, _re(s, _DATE_COMPACT)) if hinted else sep
