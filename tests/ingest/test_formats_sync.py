@@ -159,3 +159,13 @@ def test_the_example_city_loads_cleanly(hub: Hub) -> None:
     assert people["联系电话"].semantic_type == "mobile"
     assert people["户籍地址"].semantic_type == "address"
     assert firms["企业信息_统一社会信用代码"].semantic_type == "credit_code"
+
+
+def test_a_misfit_in_parquet_text_is_placed_by_its_record(hub: Hub, tmp_path: Path) -> None:
+    register(hub)
+    counts = [str(i) for i in range(1, 301)] + ["三百零一"]
+    pq.write_table(pa.table({"数量": counts}), tmp_path / "t.parquet")
+    r = sync_file(hub, "DS1", tmp_path / "t.parquet", SyncOptions(max_reject_ratio=0.05))
+    assert (r.rows_written, r.rows_rejected) == (300, 1)
+    [rej] = hub.lake.rejects("DS1").to_pylist()
+    assert (rej["line"], rej["column"]) == (301, "数量")

@@ -34,7 +34,9 @@ class Prepared:
     tables: list[SourceTable] = field(default_factory=list)  # readers that report as they go
     # Answer once the scan has ended: rows the engine's own reader refused, and record → line.
     scan_rejects: Callable[[], list[Reject]] = lambda: []
-    line_of: Callable[[], Callable[[int], int]] = lambda: lambda k: k + 2
+    # Sources with neither lines nor rows (Parquet, JSON documents) place a record by its
+    # 1-based ordinal.
+    line_of: Callable[[], Callable[[int], int]] = lambda: lambda k: k + 1
     cleanup: Callable[[], None] = lambda: None
 
     @property

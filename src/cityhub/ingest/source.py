@@ -20,7 +20,9 @@ class Reject:
 
     file: str
     reason: str
-    line: int | None = None  # line of a text file, or row of a sheet (1-based, as a person counts)
+    # Line of a text file, row of a sheet, or the record's ordinal in a Parquet or JSON document
+    # (1-based, as a person counts).
+    line: int | None = None
     sheet: str | None = None
     column: str | None = None
     raw: str | None = None  # the offending text, cut to a readable length

@@ -7,7 +7,6 @@ Who wrote a version and from what source travels in the commit's own metadata.
 
 from __future__ import annotations
 
-import shutil
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -92,18 +91,6 @@ class Lake:
 
     def files(self, code: str, version: int | None = None) -> list[str]:
         return list(self.table(code, version).file_uris())
-
-    def scan_sql(self, code: str, version: int | None = None) -> str:
-        """A DuckDB FROM-expression reading one version of the table."""
-        files = self.files(code, version)
-        if not files:  # a version with no rows still has its columns
-            cols = ", ".join(
-                f'CAST(NULL AS {_duck_type(f.type)}) AS "{f.name}"'
-                for f in self.schema(code, version)
-            )
-            return f"(SELECT {cols or '1 AS _'} LIMIT 0)"
-        listed = ", ".join("'" + f.replace("'", "''") + "'" for f in files)
-        return f"read_parquet([{listed}], union_by_name = true)"
 
     def history(self, code: str) -> list[VersionInfo]:
         result = []
@@ -205,23 +192,3 @@ class Lake:
         if sync_id is not None:
             table = table.filter(pc.equal(table["sync_id"], sync_id))
         return table
-
-    def drop(self, code: str) -> None:
-        for path in (self.table_path(code), self.rejects_path(code)):
-            shutil.rmtree(path, ignore_errors=True)
-
-
-def _duck_type(t: pa.DataType) -> str:
-    if pa.types.is_integer(t):
-        return "BIGINT"
-    if pa.types.is_floating(t):
-        return "DOUBLE"
-    if pa.types.is_boolean(t):
-        return "BOOLEAN"
-    if pa.types.is_date(t):
-        return "DATE"
-    if pa.types.is_timestamp(t):
-        return "TIMESTAMP"
-    if pa.types.is_binary(t) or pa.types.is_large_binary(t):
-        return "BLOB"
-    return "VARCHAR"
