@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import datetime as dt
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from cityhub.catalog import service
 from cityhub.errors import RejectRatioExceeded, SchemaDrift, SourceError
 from cityhub.hub import Hub
-from cityhub.ingest import SyncOptions, history, rollback_dataset, sync_file
+from cityhub.ingest import SyncOptions, csvfile, decode, history, rollback_dataset, sync_file
 
 from .helpers import PEOPLE, register, write_csv
 
@@ -265,3 +266,72 @@ def test_bad_quoting_is_rejected_with_its_line(hub: Hub, tmp_path: Path) -> None
     [rej] = hub.lake.rejects("DS1").to_pylist()
     assert rej["line"] == 202 and "unterminated quote" in rej["reason"].lower()
     assert rej["raw"].startswith('201,"unterminated')
+
+
+def test_gbk_scanned_in_parts_while_it_decodes(
+    hub: Hub, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Tiny blocks and parts: quoted fields with newlines must never be cut, and a reject in a
+    late part still names its line in the source file."""
+    monkeypatch.setattr(decode, "BLOCK_BYTES", 1 << 10)
+    monkeypatch.setattr(decode, "PART_BYTES", 1 << 12)
+    made: list[decode.Transcoding] = []
+
+    class Spy(decode.Transcoding):
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            super().__init__(*args, **kwargs)
+            made.append(self)
+
+    monkeypatch.setattr(csvfile, "Transcoding", Spy)
+    register(hub, "GB")
+    register(hub, "U8")
+    rows = [
+        f'{i},企业{i},{i},"第一行\n第二行{i}"\n'
+        if i < 1000 and i % 40 == 0
+        else f"{i},企业{i},{i},\n"
+        for i in range(1, 3001)
+    ]
+    rows[2199] = "2200,企业2200,二千二百,\n"  # a misfit for the integer column
+    rows[2399] = "2400,企业2400,2400,,extra\n"  # ragged
+    good = "编号,名称,数量,备注\n" + "".join(rows)
+    raw = good.encode("gbk").replace("企业2600,".encode("gbk"), b"\x81\x20,")  # does not decode
+    source = tmp_path / "g.csv"
+    source.write_bytes(raw)
+    r = sync_file(hub, "GB", source, SyncOptions(max_reject_ratio=0.01))
+    assert len(made[0].files) > 10 and not any(f.exists() for f in made[0].files)
+    physical = {
+        int(line.split(",")[0]): n
+        for n, line in enumerate(good.split("\n"), 1)
+        if line[:1].isdigit()
+    }
+    found = sorted((x["line"], x["column"]) for x in hub.lake.rejects("GB").to_pylist())
+    assert found == [(physical[2200], "数量"), (physical[2400], None), (physical[2600], None)]
+    assert r.rows_written == 2997
+    twin = "".join(x for i, x in enumerate(rows, 1) if i not in (2200, 2400, 2600))
+    sync_file(hub, "U8", write_csv(tmp_path / "u.csv", "编号,名称,数量,备注\n" + twin))
+
+    def by_number(code: str) -> list[dict[str, Any]]:  # the writer may reorder small batches
+        return sorted(hub.lake.read(code).to_pylist(), key=lambda x: int(x["bian_hao"]))
+
+    assert by_number("GB") == by_number("U8")
+
+
+def test_a_failed_parted_sync_stops_decoding_and_leaves_no_parts(
+    hub: Hub, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(decode, "BLOCK_BYTES", 1 << 10)
+    monkeypatch.setattr(decode, "PART_BYTES", 1 << 12)
+    register(hub, "GB")
+    # Misfits past the sample, in later parts: 3% of rows, above the 1% limit.
+    rows = "".join(f"{i},企业{i},{i if i < 6000 or i % 25 else 'x'}\n" for i in range(1, 20001))
+    source = write_csv(tmp_path / "g.csv", "编号,名称,数量\n" + rows, "gbk")
+    with pytest.raises(RejectRatioExceeded):
+        sync_file(hub, "GB", source)
+    assert not hub.lake.exists("GB")
+    # A breaking change found before the scan: the transcoding is stopped, its parts removed.
+    sync_file(hub, "GB", write_csv(tmp_path / "u.csv", "编号,名称,数量\n1,企业1,1\n"))
+    with pytest.raises(SchemaDrift):
+        text = "".join(f"{i},企业{i},很多\n" for i in range(1, 60001))
+        sync_file(hub, "GB", write_csv(tmp_path / "t.csv", "编号,名称,数量\n" + text, "gbk"))
+    assert list(hub.lake.staging().iterdir()) == []
+    assert hub.lake.read("GB").num_rows == 1

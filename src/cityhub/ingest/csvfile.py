@@ -14,14 +14,15 @@ import io
 import itertools
 import re
 from bisect import bisect_right
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import duckdb
+import pyarrow as pa
 
 from cityhub.errors import SourceError
-from cityhub.ingest.decode import detect_encoding, normalise_encoding, transcode_to_utf8
+from cityhub.ingest.decode import Part, Transcoding, detect_encoding, normalise_encoding
 from cityhub.ingest.infer import literal, quote
 from cityhub.ingest.source import Reject, unique_titles
 
@@ -33,69 +34,124 @@ _CAST_VALUE = re.compile(r'Could not convert string "(.*)" to', re.DOTALL)
 
 
 @dataclass
+class _Scanned:
+    """A part of the engine's input, once scanned."""
+
+    part: Part
+    records: int  # records the reader gave (refused ones not counted)
+
+
+@dataclass
 class CsvSource:
-    """A CSV file prepared for the engine, which scans it with `scan_sql`."""
+    """A CSV file prepared for the engine: UTF-8 as it is, or transcoded in the background into
+    parts the engine scans one after another (`stream`)."""
 
     file: str
     titles: list[str]
     encoding: str
     delimiter: str
-    source_file: Path  # the file the engine reads: the original, or its UTF-8 transcoding
     tag: str
     header_lines: int
-    rejects: list[Reject] = field(default_factory=list)  # decoding rejects, found before the scan
+    original: Path
+    transcoding: Transcoding | None = None
     notes: list[str] = field(default_factory=list)
-    dropped_lines: list[int] = field(default_factory=list)  # source lines left out by decoding
-    temp: Path | None = None
     expected: dict[str, str] = field(default_factory=dict)  # title → type the reader parses
+    scanned: list[_Scanned] = field(default_factory=list)
 
-    @property
-    def rejects_table(self) -> str:
-        return quote(f"rejects_{self.tag}")
+    def _part(self, index: int) -> Part | None:
+        if self.transcoding is not None:
+            return self.transcoding.part(index)
+        return Part(self.original, 0, 0) if index == 0 else None
 
-    def scan_sql(
-        self, types: dict[str, str] | None = None, expected: dict[str, str] | None = None
-    ) -> str:
-        """read_csv with our dialect; columns are text unless `types` (title → engine type) says
-        otherwise, in which case a value that does not parse is the reader's reject, described
-        by `expected` (title → what it should look like)."""
-        types = types or {}
-        self.expected = expected or {}
+    def _rejects_table(self, index: int) -> str:
+        return quote(f"rejects_{self.tag}_{index}")
+
+    def _scan_sql(self, part: Part, types: dict[str, str]) -> str:
+        """read_csv of one part with our dialect; columns are text unless `types` (title →
+        engine type) says otherwise, in which case a value that does not parse is the reader's
+        reject. The header is in the first part only."""
         columns = (
             "{"
             + ", ".join(f"{literal(t)}: {literal(types.get(t, 'VARCHAR'))}" for t in self.titles)
             + "}"
         )
         q = literal('"')
+        skip = self.header_lines if part.index == 0 else 0
         return (
-            f"read_csv({literal(str(self.source_file))}, auto_detect = false, header = false, "
-            f"skip = {self.header_lines}, delim = {literal(self.delimiter)}, quote = {q}, "
+            f"read_csv({literal(str(part.path))}, auto_detect = false, header = false, "
+            f"skip = {skip}, delim = {literal(self.delimiter)}, quote = {q}, "
             f"escape = {q}, columns = {columns}, strict_mode = true, "
-            f"store_rejects = true, rejects_table = {self.rejects_table}, "
+            f"store_rejects = true, rejects_table = {self._rejects_table(part.index)}, "
             # The engine's default line limit (2 MB) stays: raising it slows every scan threefold,
             # and a longer line is rejected with its reason like any other bad row.
-            f"rejects_scan = {quote('scan_' + self.tag)})"
+            f"rejects_scan = {quote(f'scan_{self.tag}_{part.index}')})"
         )
 
+    def sample_sql(self) -> str:
+        """Scans the first part, every column as text (for type inference)."""
+        part = self._part(0)
+        if part is None:  # the transcoding failed before its first part; say why
+            raise SourceError(self.file, "nothing could be decoded", expected=self.encoding)
+        return self._scan_sql(part, {})
+
+    def stream(
+        self,
+        con: duckdb.DuckDBPyConnection,
+        select: Callable[[str], str],
+        batch_rows: int,
+        types: dict[str, str] | None = None,
+        expected: dict[str, str] | None = None,
+    ) -> pa.RecordBatchReader:
+        """The rows of `select(scan)` over every part in turn, each part scanned as soon as it
+        is decoded. `types` and `expected` as in `_scan_sql`; `expected` says what a value the
+        reader refused should have looked like."""
+        types, self.expected, self.scanned = types or {}, expected or {}, []
+        head = self._part(0)
+        assert head is not None  # the sample was taken from it
+        first = con.sql(select(self._scan_sql(head, types))).to_arrow_reader(batch_rows)
+
+        def batches() -> Iterator[pa.RecordBatch]:
+            reader, part = first, head
+            while True:
+                # Noted before the scan, so a part cut short still has its rejects read.
+                scanned = _Scanned(part, 0)
+                self.scanned.append(scanned)
+                for batch in reader:
+                    scanned.records += batch.num_rows
+                    yield batch
+                following = self._part(part.index + 1)
+                if following is None:
+                    return
+                part = following
+                reader = con.sql(select(self._scan_sql(part, types))).to_arrow_reader(batch_rows)
+
+        return pa.RecordBatchReader.from_batches(first.schema, batches())
+
     def drop_rejects(self, con: duckdb.DuckDBPyConnection) -> None:
-        con.execute(f"DROP TABLE IF EXISTS {self.rejects_table}")
-        con.execute(f"DROP TABLE IF EXISTS {quote('scan_' + self.tag)}")
+        """Forget the reader's rejects of the sample."""
+        con.execute(f"DROP TABLE IF EXISTS {self._rejects_table(0)}")
+        con.execute(f"DROP TABLE IF EXISTS {quote(f'scan_{self.tag}_0')}")
+
+    def decoding_rejects(self) -> list[Reject]:
+        """Lines that did not decode (waits for, or stops, the transcoding)."""
+        return self.transcoding.finish().rejects if self.transcoding else []
 
     def reader_rejects(self, con: duckdb.DuckDBPyConnection) -> list[Reject]:
         """Rows the CSV reader refused (ragged, bad quoting, bad UTF-8, a value that does not
         parse as its column's type), one per row, once the scan is done."""
-        rows = self._rejected(con, "line, column_idx, error_type, error_message, csv_line")
         by_line: dict[int, Reject] = {}
-        for line, col_idx, kind, message, raw in rows:
+        for line, col_idx, kind, message, raw in self._rejected(
+            con, "line, column_idx, error_type, error_message, csv_line"
+        ):
             column = self.titles[col_idx - 1] if col_idx and col_idx <= len(self.titles) else None
             reason = self._reason(str(kind), str(message), column)
-            seen = by_line.get(int(line))
+            seen = by_line.get(line)
             if seen is not None:  # several faults in one row: one reject naming them all
-                by_line[int(line)] = replace(seen, reason=f"{seen.reason}; {reason}")
+                by_line[line] = replace(seen, reason=f"{seen.reason}; {reason}")
                 continue
-            by_line[int(line)] = Reject(
+            by_line[line] = Reject(
                 file=self.file,
-                line=self.source_line(int(line)),
+                line=self.source_line(line),
                 column=column,
                 reason=reason,
                 raw=(raw or "")[:200],
@@ -108,39 +164,62 @@ class CsvSource:
             return f"{column}: expected {self.expected[column]}, found '{found.group(1)[:80]}'"
         return f"{kind.lower()}: {message}"
 
-    def _rejected(self, con: duckdb.DuckDBPyConnection, columns: str) -> list[tuple]:
+    def _rejected_in(self, con: duckdb.DuckDBPyConnection, index: int, columns: str) -> list[tuple]:
         # The engine creates its rejects table only when the scan refused something.
         try:
-            return con.sql(f"SELECT {columns} FROM {self.rejects_table} ORDER BY line").fetchall()
+            return con.sql(
+                f"SELECT {columns} FROM {self._rejects_table(index)} ORDER BY line"
+            ).fetchall()
         except duckdb.CatalogException:
             return []
+
+    def _rejected(self, con: duckdb.DuckDBPyConnection, columns: str) -> list[tuple]:
+        """Rows of every scanned part's rejects table, `line` (first) made a line of the whole
+        engine input."""
+        rows = []
+        for s in self.scanned:
+            for line, *rest in self._rejected_in(con, s.part.index, columns):
+                rows.append((s.part.lines_before + int(line), *rest))
+        return rows
 
     def source_line(self, engine_line: int) -> int:
         """The file's own line for a line number of the (possibly transcoded) engine input."""
         line = engine_line
-        for dropped in self.dropped_lines:  # few: only lines that did not decode
-            if dropped <= line:
+        dropped = self.transcoding.finish().dropped_lines if self.transcoding else []
+        for d in dropped:  # few: only lines that did not decode
+            if d <= line:
                 line += 1
         return line
 
     def record_lines(self, con: duckdb.DuckDBPyConnection) -> Callable[[int], int]:
-        """Maps the k-th parsed record (0-based) to its line, skipping lines the reader refused."""
-        refused = sorted({int(r[0]) for r in self._rejected(con, "line")})
+        """Maps the k-th record the reader gave (0-based, over all parts) to its line, skipping
+        lines the reader refused."""
+        starts, refused = [], []
+        first = 0
+        for s in self.scanned:
+            starts.append(first)
+            first += s.records
+            refused.append(
+                sorted({int(r[0]) for r in self._rejected_in(con, s.part.index, "line")})
+            )
 
         def line_of(k: int) -> int:
-            # The reader numbers records from 1 with the header included.
-            line = self.header_lines + 1 + k
+            at = max(bisect_right(starts, k) - 1, 0)
+            part, local = self.scanned[at].part, k - starts[at]
+            # The reader numbers a part's lines from 1, the skipped header lines included.
+            skip = self.header_lines if part.index == 0 else 0
+            line = skip + 1 + local
             while True:
-                shifted = self.header_lines + 1 + k + bisect_right(refused, line)
+                shifted = skip + 1 + local + bisect_right(refused[at], line)
                 if shifted == line:
-                    return self.source_line(line)
+                    return self.source_line(part.lines_before + line)
                 line = shifted
 
         return line_of
 
     def cleanup(self) -> None:
-        if self.temp is not None:
-            self.temp.unlink(missing_ok=True)
+        if self.transcoding is not None:
+            self.transcoding.remove()
 
 
 def sniff_delimiter(lines: list[str], preferred: str | None = None) -> str:
@@ -200,11 +279,9 @@ def open_csv(
     notes: list[str] = []
     titles = unique_titles([h.replace("\n", " ") for h in header], file, notes)
 
-    source_file, temp, rejects, dropped = path, None, [], []
+    transcoding = None
     if enc not in {"utf-8", "ascii"}:
-        temp = staging / f"{tag}.utf8.csv"
-        done = transcode_to_utf8(path, enc, temp, progress)
-        source_file, rejects, dropped = temp, done.rejects, done.dropped_lines
+        transcoding = Transcoding(path, enc, staging / f"{tag}.utf8", progress)
         notes.append(f"{file}: decoded from {enc}")
 
     return CsvSource(
@@ -212,11 +289,9 @@ def open_csv(
         titles=titles,
         encoding=enc,
         delimiter=delim,
-        source_file=source_file,
         tag=tag,
         header_lines=skip_rows + 1,
-        rejects=rejects,
+        original=path,
+        transcoding=transcoding,
         notes=notes,
-        dropped_lines=dropped,
-        temp=temp,
     )

@@ -10,6 +10,7 @@ from __future__ import annotations
 import codecs
 import io
 import os
+import threading
 from collections import deque
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -25,6 +26,7 @@ from cityhub.ingest.source import Reject
 
 SAMPLE_BYTES = 1 << 20
 BLOCK_BYTES = 16 << 20
+PART_BYTES = 64 << 20  # transcoded parts the engine scans while later ones decode
 _GB_FAMILY = {"gb2312", "gbk", "gb18030", "hz", "cp936", "euc_cn", "hz_gb_2312"}
 # Byte-order marks that settle the question outright (UTF-8 first: its BOM is a prefix of none).
 _BOMS = [
@@ -142,16 +144,30 @@ def transcode_to_utf8(
     progress: Callable[[int], None] | None = None,
     workers: int | None = None,
 ) -> Transcoded:
-    """Write `path` as UTF-8 to `out`, decoding blocks in parallel and writing them in order.
-    A line that does not decode is left out and kept as a reject with its line number and
-    bytes; every other line is copied exactly."""
+    """Write `path` as UTF-8 to `out` (see `_transcode`)."""
+    with out.open("wb") as dst:
+        return _transcode(path, encoding, dst.write, progress, workers)
+
+
+def _transcode(
+    path: Path,
+    encoding: str,
+    sink: Callable[[bytes | bytearray], object],
+    progress: Callable[[int], None] | None = None,
+    workers: int | None = None,
+    stop: threading.Event | None = None,
+) -> Transcoded:
+    """Hand `path` as UTF-8 to `sink`, decoding blocks in parallel and passing them on in order,
+    each ending at a line end (but the last). A line that does not decode is left out and kept
+    as a reject with its line number and bytes; every other line is copied exactly. `stop` ends
+    the work early (the sync it feeds has failed)."""
     result = Transcoded()
-    with path.open("rb") as src, out.open("wb") as dst:
+    with path.open("rb") as src:
         if encoding.startswith(("utf-16", "utf-32")):
             # Wide encodings: newline bytes are not self-synchronising, use a streaming decoder.
             text = io.TextIOWrapper(src, encoding=encoding, errors="strict", newline="")
             while chars := text.read(BLOCK_BYTES // 4):
-                dst.write(chars.encode("utf-8"))
+                sink(chars.encode("utf-8"))
                 if progress:
                     progress(src.tell())
             return result
@@ -161,14 +177,115 @@ def transcode_to_utf8(
             pending: deque[tuple[Future[_Decoded], int]] = deque()
             offset = 0
             for block, length in _blocks(src):
+                if stop is not None and stop.is_set():
+                    break
                 job = pool.submit(_decode_block, decode, block, length, offset, encoding, path)
                 pending.append((job, length))
                 offset += length
                 if len(pending) > 2 * workers:  # bounded memory: a few blocks in flight
-                    _write(pending.popleft(), dst, result, progress)
+                    _write(pending.popleft(), sink, result, progress)
             while pending:
-                _write(pending.popleft(), dst, result, progress)
+                _write(pending.popleft(), sink, result, progress)
     return result
+
+
+@dataclass(frozen=True)
+class Part:
+    """One part file of a transcoding."""
+
+    path: Path
+    index: int
+    lines_before: int  # lines of UTF-8 text in the parts before this one
+
+
+class Transcoding:
+    """`path` transcoded to UTF-8 in the background, as part files of about `part_bytes` each,
+    cut only where a line ends outside quotes (an even count of quote bytes so far), so a quoted
+    field holding newlines stays whole. The engine scans the first parts while later ones still
+    decode: decoding then overlaps the scan instead of preceding it."""
+
+    def __init__(
+        self,
+        path: Path,
+        encoding: str,
+        stem: Path,
+        progress: Callable[[int], None] | None = None,
+        part_bytes: int | None = None,  # default: PART_BYTES
+    ) -> None:
+        self.path, self.encoding, self.stem = path, encoding, stem
+        # Wide encodings reach the sink in pieces that are not whole lines: one part then.
+        wide = encoding.startswith(("utf-16", "utf-32"))
+        self.part_bytes = 1 << 62 if wide else part_bytes or PART_BYTES
+        self.progress = progress
+        self.result = Transcoded()
+        self.files: list[Path] = []
+        self._parts: list[Part] = []
+        self._done = False
+        self._error: BaseException | None = None
+        self._changed = threading.Condition()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="transcode", daemon=True)
+        self._thread.start()
+
+    def part(self, index: int) -> Part | None:
+        """Part `index` once it is complete; None past the last one. Raises what the
+        transcoding failed with, if it failed before producing that part."""
+        with self._changed:
+            self._changed.wait_for(lambda: index < len(self._parts) or self._done)
+            if index < len(self._parts):
+                return self._parts[index]
+            if self._error is not None:
+                raise self._error
+            return None
+
+    def finish(self) -> Transcoded:
+        """Stop early if still running, wait for the thread, and return what it found."""
+        self._stop.set()
+        self._thread.join()
+        return self.result
+
+    def remove(self) -> None:
+        self.finish()
+        for f in self.files:
+            f.unlink(missing_ok=True)
+
+    def _run(self) -> None:
+        out: BinaryIO | None = None
+        size = quotes = lines = lines_before = 0
+
+        def publish() -> None:
+            nonlocal out, size, quotes, lines, lines_before
+            assert out is not None
+            out.close()
+            with self._changed:
+                self._parts.append(Part(self.files[-1], len(self._parts), lines_before))
+                self._changed.notify_all()
+            out, size, quotes, lines_before, lines = None, 0, 0, lines_before + lines, 0
+
+        def sink(text: bytes | bytearray) -> None:
+            nonlocal out, size, quotes, lines
+            if out is None:
+                self.files.append(self.stem.with_name(f"{self.stem.name}.{len(self.files)}.csv"))
+                out = self.files[-1].open("wb")
+            out.write(text)
+            size += len(text)
+            quotes += text.count(b'"')
+            lines += text.count(b"\n")
+            if size >= self.part_bytes and quotes % 2 == 0 and text.endswith(b"\n"):
+                publish()
+
+        try:
+            self.result = _transcode(self.path, self.encoding, sink, self.progress, stop=self._stop)
+            if out is not None:
+                publish()
+        except BaseException as exc:  # handed to the scan, which raises it
+            self._error = exc
+            if out is not None:
+                out.close()
+        finally:
+            with self._changed:
+                self._done = True
+                self._changed.notify_all()
 
 
 @dataclass
@@ -179,13 +296,13 @@ class _Decoded:
 
 def _write(
     item: tuple[Future[_Decoded], int],
-    dst: BinaryIO,
+    sink: Callable[[bytes | bytearray], object],
     result: Transcoded,
     progress: Callable[[int], None] | None,
 ) -> None:
     job, size = item
     done = job.result()
-    dst.write(done.text)
+    sink(done.text)
     result.rejects += done.rejects
     result.dropped_lines += [r.line for r in done.rejects if r.line is not None]
     result.bytes_read += size

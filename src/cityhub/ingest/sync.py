@@ -1,8 +1,9 @@
 """The sync runner: one source file into one dataset, as one atomic new version.
 
-decode → infer types on a sample → one engine pass converting every row → rejects split off →
-versioned commit → profile → catalog update. Any failure before the commit leaves the last good
-version exactly as it was; rejected rows are kept with their reasons either way.
+decode (beside the scan) → infer types on a sample → one engine pass converting every row →
+rejects split off → versioned commit → profile → catalog update. Any failure before the commit
+leaves the last good version exactly as it was; rejected rows are kept with their reasons either
+way.
 """
 
 from __future__ import annotations
@@ -344,8 +345,8 @@ def _run(
             )
         key_names = _key_names(opts.key or known.keys, plans, opts.mode)
         extra = [c for c in (PLACE_COLUMN, SHEET_COLUMN) if c in prepared.sample.column_names]
-        reader = con.sql(select_sql(plans, prepared.scan_sql(plans), extra)).to_arrow_reader(
-            settings.batch_rows
+        reader = prepared.read(
+            plans, lambda source: select_sql(plans, source, extra), settings.batch_rows
         )
         ratio = (
             settings.max_reject_ratio if opts.max_reject_ratio is None else opts.max_reject_ratio
