@@ -120,6 +120,47 @@ def test_ndjson_nested_as_json_text(tmp_path: Path) -> None:
     assert len(table.rejects) == 2
 
 
+def test_ndjson_blocks_bounded_by_bytes(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Blocks end at BLOCK_BYTES of text however many lines `batch_rows` allows (memory stays
+    bounded with long records); the table and the rejects' line numbers do not change."""
+    path = tmp_path / "people.ndjson"
+    path.write_text("\n".join(NDJSON_LINES * 20) + "\n", encoding="utf-8")
+    whole = read_json(path, batch_rows=65536)
+    expected = (whole.schema, table_rows(whole), whole.rejects)
+    monkeypatch.setattr(jsonfiles, "BLOCK_BYTES", 300)
+    table = read_json(path, batch_rows=65536)
+    batches = list(table.batches)
+    assert len(batches) > 10
+    assert max(b.num_rows for b in batches) <= 4
+    assert (table.schema, pa.Table.from_batches(batches).to_pylist(), table.rejects) == expected
+    assert [r.line for r in table.rejects][-2:] == [7 * 19 + 4, 7 * 19 + 5]
+
+
+def test_ndjson_block_parsed_once_per_pass(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Strings pyarrow takes for timestamps cost no second parse in the first pass (it only
+    learns kinds there) and still come out as the text of the file."""
+    path = tmp_path / "calls.ndjson"
+    path.write_text(
+        '{"at": "2017-07-08 15:18:38", "who": {"since": "2017-07-08"}}\n'
+        '{"at": "2017-07-09 09:00:00", "who": {"since": "2018-01-01"}}\n'
+    )
+    parses: list[object] = []
+    real = jsonfiles.pj.read_json
+
+    def counting(source: object, **kwargs: object) -> pa.Table:
+        parses.append(source)
+        return real(source, **kwargs)
+
+    monkeypatch.setattr(jsonfiles.pj, "read_json", counting)
+    table = read_json(path)
+    assert table.schema.types[:2] == [pa.string(), pa.string()]
+    assert [(r["at"], r["who.since"]) for r in table_rows(table)] == [
+        ("2017-07-08 15:18:38", "2017-07-08"),
+        ("2017-07-09 09:00:00", "2018-01-01"),
+    ]
+    assert len(parses) == 2
+
+
 def test_ndjson_exact_big_integers(tmp_path: Path) -> None:
     """pyarrow reads integers past int64 as doubles; they must come back digit for digit."""
     path = tmp_path / "ids.ndjson"

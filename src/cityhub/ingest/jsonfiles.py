@@ -1,11 +1,12 @@
 """JSON and NDJSON files as Arrow tables.
 
-NDJSON streams in blocks of `batch_rows` lines, in two passes: the first learns the columns (the
-union of keys, in first-seen order) and each column's type, the second converts. Two passes
-because a key first seen, or a type first changing, in the last block must shape the schema of the
-first batch. Each block is parsed by pyarrow's C++ JSON reader; only a block it refuses (a bad line,
-a column changing type, integers past 2**53 it would round to doubles, nested values wanted as JSON
-text) goes through the stdlib `json` line by line, which finds a bad line and keeps its number.
+NDJSON streams in blocks (at most `batch_rows` lines and `BLOCK_BYTES` of text), in two passes: the
+first learns the columns (the union of keys, in first-seen order) and each column's type, the
+second converts. Two passes because a key first seen, or a type first changing, in the last block
+must shape the schema of the first batch. Each block is parsed by pyarrow's C++ JSON reader; only a
+block it refuses (a bad line, a column changing type, integers past 2**53 it would round to
+doubles, nested values wanted as JSON text) goes through the stdlib `json` line by line, which
+finds a bad line and keeps its number.
 Not DuckDB's read_json: it cannot name a malformed line and go on (it only skips silently), and it
 turns date-like strings into dates where JSON strings must stay text.
 
@@ -29,6 +30,11 @@ from cityhub.ingest.source import PLACE_COLUMN, Reject, SourceTable, unique_titl
 
 Key = tuple[str, ...]  # a key path: ("parent", "child") is the column "parent.child"
 SNIFF_LIMIT = 1 << 24  # longest first line still taken as an NDJSON record
+# Text per block, whatever `batch_rows` says. A block in flight costs several times its text
+# (lines, their join, pyarrow's parse, the flattened columns) on each engine thread pulling
+# batches, and allocators keep much of it: blocks of 131,072 lines of ~600 bytes took a sync to
+# ~1.6 GiB, 4 MiB blocks to ~1.05 GiB. Smaller blocks are no slower down to a few MiB.
+BLOCK_BYTES = 4 << 20
 # fmt: off
 # Wrapper keys where an empty list means "no records" rather than a value of one record.
 WRAPPER_KEYS = {"data", "records", "rows", "items", "list", "result", "results", "datas",
@@ -170,25 +176,20 @@ def _no_timestamps(t: pa.DataType) -> pa.DataType:
 
 
 def _arrow_block(lines: list[bytes], schema: pa.Schema | None) -> tuple[pa.Table, pa.Schema]:
+    """A block parsed by pyarrow, and the schema to parse it with next time (inferred types,
+    timestamps back to strings). Without `schema` the table may hold timestamps: the first pass
+    only learns kinds from it, where a timestamp is a string as well, so it is not parsed again."""
     data = b"".join(ln if ln.endswith(b"\n") else ln + b"\n" for ln in lines)
     size = max(1 << 20, 2 * max(map(len, lines)))  # a record must fit in one reader block
-    opts = pj.ReadOptions(block_size=size)
     try:
         table = pj.read_json(
             io.BytesIO(data),
-            read_options=opts,
+            read_options=pj.ReadOptions(block_size=size),
             parse_options=pj.ParseOptions(explicit_schema=schema),
         )
-        fixed = pa.schema([pa.field(f.name, _no_timestamps(f.type)) for f in table.schema])
-        if schema is None and fixed != table.schema:
-            table = pj.read_json(
-                io.BytesIO(data),
-                read_options=opts,
-                parse_options=pj.ParseOptions(explicit_schema=fixed),
-            )
     except pa.ArrowInvalid as exc:
         raise _Slow from exc
-    return table, fixed
+    return table, pa.schema([pa.field(f.name, _no_timestamps(f.type)) for f in table.schema])
 
 
 def _parse_lines(
@@ -224,19 +225,22 @@ def _parse_lines(
 
 
 def _blocks(path: Path, batch_rows: int) -> Iterator[tuple[list[bytes], list[int]]]:
-    """Non-blank lines with their numbers, `batch_rows` lines of the file at a time."""
+    """Non-blank lines with their numbers, at most `batch_rows` lines and about `BLOCK_BYTES`
+    of text at a time (the same blocks on every pass: the plans of the first follow them)."""
     with path.open("rb") as f:
         lines: list[bytes] = []
         nums: list[int] = []
+        size = 0
         for num, line in enumerate(f, start=1):
             if num == 1:
                 line = line.removeprefix(b"\xef\xbb\xbf")
             if line.strip():
                 lines.append(line)
                 nums.append(num)
-            if num % batch_rows == 0 and lines:
+                size += len(line)
+            if len(lines) >= batch_rows or size >= BLOCK_BYTES:
                 yield lines, nums
-                lines, nums = [], []
+                lines, nums, size = [], [], 0
         if lines:
             yield lines, nums
 
