@@ -8,7 +8,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
-from pydantic import Field, field_validator
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -49,6 +49,18 @@ class Settings(BaseSettings):
     )
     duckdb_memory_limit: str = Field("1GB", description="Memory cap of the embedded DuckDB engine")
     duckdb_threads: int = Field(0, ge=0, description="DuckDB threads; 0 means one per core")
+    host: str = Field("127.0.0.1", description="Address `cityhub serve` listens on")
+    port: int = Field(8000, ge=1, le=65535, description="Port `cityhub serve` listens on")
+    workers: int = Field(1, ge=1, description="Server processes of `cityhub serve`")
+    public_url: str | None = Field(
+        None,
+        description="The URL the service is reached at (links in DCAT); default from host:port",
+    )
+    operator_token: SecretStr | None = Field(
+        None,
+        description="Bearer token that reads everything (the operator); unset: no operator access "
+        "over HTTP",
+    )
 
     @classmethod
     def settings_customise_sources(
@@ -84,7 +96,7 @@ class Settings(BaseSettings):
             {
                 "name": name,
                 "env": f"CITYHUB_{name.upper()}",
-                "value": str(getattr(self, name)),
+                "value": str(getattr(self, name)),  # secrets print as **********
                 "description": field.description or "",
             }
             for name, field in type(self).model_fields.items()

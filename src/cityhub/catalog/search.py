@@ -283,11 +283,13 @@ def search(
     format: str | None = None,
     limit: int = 20,
     offset: int = 0,
+    where: sa.ColumnElement[bool] | None = None,
 ) -> SearchResult:
     """Datasets matching every token of `q` and every given filter, best first, ties by name.
 
     No query (or one with nothing searchable, like "*()") lists all datasets by name.
     `department` is a department code; share and open types accept codes or labels (不予开放).
+    `where` (a condition on Dataset) limits everything, facets included, to what a caller may see.
     """
     if limit < 0 or offset < 0:
         raise InvalidInput("limit and offset must not be negative", limit=limit, offset=offset)
@@ -301,6 +303,8 @@ def search(
         matched = matched.join(hits, hits.c.dataset_id == Dataset.id)
     else:
         matched = sa.select(Dataset.id.label("id"), sa.literal(0.0).label("score"))
+    if where is not None:
+        matched = matched.where(where)
     if department is not None:
         matched = matched.join(Department, Department.id == Dataset.department_id)
         matched = matched.where(Department.code == department)

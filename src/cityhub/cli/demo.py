@@ -13,6 +13,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from cityhub.catalog import service
 from cityhub.cli import catalog, data
 from cityhub.cli.common import app, command, err, out
+from cityhub.cli.serve import serve_demo
 from cityhub.config import load_settings
 from cityhub.demo import SEED_FIGURES, City, generate
 from cityhub.errors import CityhubError
@@ -33,14 +34,13 @@ def demo(
         bool,
         typer.Option(
             "--no-serve",
-            help="stop after loading (serving the API arrives in a later release, so for now "
-            "the command always stops after loading)",
+            help="stop after loading instead of serving the city (for scripts and benchmarks)",
         ),
     ] = False,
 ) -> None:
     """Generate the synthetic Jiaxing demo city (49 departments, 19 connected, 7,670 fields,
-    46.59 million records × scale), load it into this home and show its figures. For now it
-    stops after loading: serving the API arrives in a later release."""
+    46.59 million records × scale), load it into this home, show its figures and serve it at
+    http://127.0.0.1:8000 (unless --no-serve)."""
     settings = load_settings()
     hub = Hub(settings)
     hub.init()
@@ -52,10 +52,11 @@ def demo(
     err.print(f"loaded in {time.perf_counter() - made:.1f}s")
     catalog.stats(as_json=False)
     matches = _compare(hub, city)
-    if not no_serve:
-        serve(hub)
     if failures or not matches:
         raise typer.Exit(1)
+    if not no_serve:
+        hub.close()
+        serve_demo(settings)
 
 
 def _generate(root: Path, scale: float, seed: int) -> City:
@@ -110,9 +111,3 @@ def _compare(hub: Hub, city: City) -> bool:
         f"{seed.records:,} × {city.scale:g} = {want[3]:,}"
     )
     return ok
-
-
-def serve(hub: Hub) -> None:
-    """Where the demo will start serving the loaded city (API, portal) once serving lands."""
-    del hub
-    err.print("serving arrives in a later release: stopped after loading")

@@ -1,0 +1,44 @@
+"""The FastAPI app: native API, DCAT-AP, problem+json errors; `create_app` wires it to a hub."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from cityhub import __version__
+from cityhub.access import Door
+from cityhub.api import dcat, problems, v1
+from cityhub.api.deps import Services
+from cityhub.hub import Hub
+from cityhub.query import Engine
+
+
+def create_app(hub: Hub | None = None) -> FastAPI:
+    """The app over `hub` (default: the configured home, opened when the server starts)."""
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        opened = hub or Hub.open()
+        settings = opened.settings
+        base = (settings.public_url or f"http://{settings.host}:{settings.port}").rstrip("/")
+        engine = Engine(settings)
+        app.state.services = Services(opened, engine, Door(opened.lake), base)
+        try:
+            yield
+        finally:
+            engine.close()
+            if hub is None:
+                opened.close()
+
+    app = FastAPI(
+        title="cityhub",
+        version=__version__,
+        summary="城市大数据中心 · a city's big data center: catalog and data on demand",
+        lifespan=lifespan,
+    )
+    problems.install(app)
+    app.include_router(v1.router)
+    app.include_router(dcat.router)
+    return app

@@ -1,0 +1,53 @@
+"""What every route needs: the hub, the query engine, the door, and who is calling."""
+
+from __future__ import annotations
+
+import hmac
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+from fastapi import Request
+from sqlalchemy.orm import Session
+
+from cityhub.access import Caller, Door, operator, public
+from cityhub.errors import CityhubError
+from cityhub.hub import Hub
+from cityhub.query import Engine
+
+
+class Unauthorized(CityhubError):
+    status = 401
+    title = "Unauthorized"
+
+
+@dataclass
+class Services:
+    hub: Hub
+    engine: Engine
+    door: Door
+    base_url: str
+
+
+def services(request: Request) -> Services:
+    svc: Services = request.app.state.services
+    return svc
+
+
+def caller(request: Request) -> Caller:
+    """The operator when the bearer token matches the configured one; the public without a
+    token; a wrong token is refused rather than quietly treated as anonymous."""
+    address = request.client.host if request.client else None
+    header = request.headers.get("authorization", "")
+    if not header:
+        return public(address)
+    scheme, _, token = header.partition(" ")
+    expected = services(request).hub.settings.operator_token
+    secret = expected.get_secret_value() if expected is not None else None
+    if scheme.lower() == "bearer" and secret and hmac.compare_digest(token.strip(), secret):
+        return operator(address=address)
+    raise Unauthorized("the token is not valid here; leave Authorization out to read open data")
+
+
+def session(request: Request) -> Iterator[Session]:
+    with services(request).hub.db.session() as s:
+        yield s

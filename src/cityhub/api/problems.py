@@ -1,0 +1,41 @@
+"""Errors as RFC 9457 problem details (application/problem+json), with a message to act on."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException
+
+from cityhub.errors import CityhubError
+
+MEDIA_TYPE = "application/problem+json"
+
+
+def problem(status: int, title: str, detail: str, **extra: Any) -> JSONResponse:
+    body = {"type": "about:blank", "title": title, "status": status, "detail": detail}
+    body.update({k: v for k, v in extra.items() if v is not None})
+    return JSONResponse(body, status_code=status, media_type=MEDIA_TYPE)
+
+
+def install(app: FastAPI) -> None:
+    @app.exception_handler(CityhubError)
+    async def cityhub_error(request: Request, exc: CityhubError) -> JSONResponse:
+        return problem(
+            exc.status, exc.title, exc.message, instance=str(request.url.path), **exc.detail
+        )
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
+        errors = [
+            {"where": ".".join(str(p) for p in e["loc"]), "problem": e["msg"]} for e in exc.errors()
+        ]
+        where = "; ".join(f"{e['where']}: {e['problem']}" for e in errors)
+        return problem(400, "Invalid input", f"the request does not fit: {where}", errors=errors)
+
+    @app.exception_handler(HTTPException)
+    async def http_error(request: Request, exc: HTTPException) -> JSONResponse:
+        detail = exc.detail if isinstance(exc.detail, str) else str(exc.detail)
+        return problem(exc.status_code, detail, f"{request.method} {request.url.path}: {detail}")

@@ -1,0 +1,273 @@
+"""Query specs to SQL over a `TableView`, as sqlglot ASTs (never by pasting user text into SQL).
+
+Rows come in a stable order: the requested sort keys, then the row's place in the version's files
+(file, row number). Paging is by keyset on that order: the cursor carries the last row's keys, so
+page 1,000 costs what page 1 costs.
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import json
+from typing import Any
+
+from sqlglot import exp
+
+from cityhub.access import Column, TableView
+from cityhub.catalog.vocab import DataType
+from cityhub.errors import InvalidInput
+from cityhub.query.spec import AggregateQuery, Filter, RowsQuery
+
+# A row's place in its version (file, row number): the tiebreak of every order. DuckDB names the
+# row number column itself.
+FILE, ROW = "__file", "file_row_number"
+_SQL_TYPES = {
+    DataType.INTEGER: "BIGINT",
+    DataType.DECIMAL: "DOUBLE",
+    DataType.DATE: "DATE",
+    DataType.TIMESTAMP: "TIMESTAMP",
+    DataType.BOOLEAN: "BOOLEAN",
+}
+_COMPARE = {"eq": exp.EQ, "ne": exp.NEQ, "lt": exp.LT, "lte": exp.LTE, "gt": exp.GT, "gte": exp.GTE}
+_TRUE = {"true", "1", "yes", "y", "t", "是"}
+_FALSE = {"false", "0", "no", "n", "f", "否"}
+
+
+def ident(name: str) -> exp.Identifier:
+    return exp.to_identifier(name, quoted=True)
+
+
+def col(name: str) -> exp.Column:
+    return exp.column(ident(name))
+
+
+def source(view: TableView, place: bool = False) -> exp.Expr:
+    """read_parquet over the version's files; `place` adds each row's file and row number."""
+    args: list[exp.Expr] = [
+        exp.Array(expressions=[exp.Literal.string(f) for f in view.files]),
+        exp.EQ(this=exp.var("union_by_name"), expression=exp.true()),
+    ]
+    if place:
+        args += [
+            exp.EQ(this=exp.var("filename"), expression=exp.Literal.string(FILE)),
+            exp.EQ(this=exp.var("file_row_number"), expression=exp.true()),
+        ]
+    return exp.Anonymous(this="read_parquet", expressions=args)
+
+
+def typed(column: Column, value: Any) -> exp.Expr:
+    """A literal of the column's type, or a clear 400 saying what was expected."""
+    kind = DataType(column.data_type)
+    if value is None:
+        return exp.null()
+    text = str(value).strip()
+    try:
+        match kind:
+            case DataType.INTEGER:
+                return exp.Literal.number(int(text))
+            case DataType.DECIMAL:
+                return exp.Literal.number(float(text))
+            case DataType.BOOLEAN:
+                if text.lower() not in _TRUE | _FALSE:
+                    raise ValueError(text)
+                return exp.true() if text.lower() in _TRUE else exp.false()
+            case DataType.DATE:
+                dt.date.fromisoformat(text)
+                return exp.cast(exp.Literal.string(text), "DATE")
+            case DataType.TIMESTAMP:
+                dt.datetime.fromisoformat(text)
+                return exp.cast(exp.Literal.string(text), "TIMESTAMP")
+    except ValueError:
+        raise InvalidInput(
+            f"field {column.name!r}: expected {kind.value} ({kind.zh}), found {text!r}",
+            field=column.name,
+        ) from None
+    return exp.Literal.string(text)
+
+
+def condition(view: TableView, f: Filter) -> exp.Expr:
+    c = view.column(f.field)
+    ref = col(c.name)
+    text_ops = {"like", "contains", "startswith"}
+    if f.op in text_ops and DataType(c.data_type) is not DataType.STRING:
+        raise InvalidInput(f"filter on {c.name!r}: {f.op} works on text fields only")
+    match f.op:
+        case "isnull":
+            null = exp.Is(this=ref, expression=exp.null())
+            return null if f.value in (True, None) else exp.Not(this=null)
+        case "in":
+            values = f.value if isinstance(f.value, list) else [f.value]
+            if not values:
+                raise InvalidInput(f"filter on {c.name!r}: in needs at least one value")
+            return exp.In(this=ref, expressions=[typed(c, v) for v in values])
+        case "like":
+            return exp.Like(this=ref, expression=exp.Literal.string(str(f.value)))
+        case "contains":
+            return exp.func("contains", ref, exp.Literal.string(str(f.value)))
+        case "startswith":
+            return exp.func("starts_with", ref, exp.Literal.string(str(f.value)))
+    return _COMPARE[f.op](this=ref, expression=typed(c, f.value))
+
+
+def _where(view: TableView, filters: list[Filter]) -> exp.Expr | None:
+    parts = [condition(view, f) for f in filters]
+    return exp.and_(*parts) if parts else None
+
+
+def _sort_keys(view: TableView, sort: list[str]) -> list[tuple[str, bool]]:
+    """(column, descending) for each sort key, by machine name."""
+    keys = []
+    for key in sort:
+        desc = key.startswith("-")
+        keys.append((view.column(key.lstrip("-+")).name, desc))
+    return keys
+
+
+# -- cursors ---------------------------------------------------------------------------------------
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, dt.datetime | dt.date):
+        return value.isoformat()
+    return value
+
+
+def encode_cursor(version: int, sort: list[tuple[str, bool]], last: dict[str, Any]) -> str:
+    payload = {"v": version, "s": sort, "k": [_plain(last[n]) for n, _ in sort]}
+    payload["p"] = [last[FILE], last[ROW]]
+    raw = json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> dict[str, Any]:
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
+        payload = json.loads(raw)
+        if not {"v", "s", "k", "p"} <= payload.keys():
+            raise ValueError
+        return dict(payload)
+    except ValueError:
+        raise InvalidInput(
+            "cursor: not a cursor this server gave; pass `next_cursor` from the previous page"
+        ) from None
+
+
+def rows_sql(
+    view: TableView, q: RowsQuery, cursor: dict[str, Any] | None
+) -> tuple[exp.Select, list[tuple[str, bool]]]:
+    """The page's SELECT (one row more than asked, to know whether another page follows)."""
+    keys = _sort_keys(view, q.sort)
+    names = [view.column(s).name for s in q.select] if q.select else [c.name for c in view.columns]
+    select = exp.select(*[col(n) for n in names], col(FILE), col(ROW)).from_(
+        exp.Table(this=source(view, place=True))
+    )
+    where = _where(view, q.filters)
+    if cursor is not None:
+        if cursor["s"] != [list(k) for k in keys]:
+            raise InvalidInput("cursor: it was made for another sort order; start again without it")
+        file, row = cursor["p"]
+        after = _keyset(view, keys, cursor["k"], file, row)
+        where = after if where is None else exp.and_(where, after)
+    if where is not None:
+        select = select.where(where)
+    order = [exp.Ordered(this=col(n), desc=d, nulls_first=False) for n, d in keys]
+    order += [exp.Ordered(this=col(FILE)), exp.Ordered(this=col(ROW))]
+    return select.order_by(*order).limit(q.limit + 1), keys
+
+
+def _keyset(
+    view: TableView, keys: list[tuple[str, bool]], values: list[Any], file: str, row: int
+) -> exp.Expr:
+    place = exp.or_(
+        exp.GT(this=col(FILE), expression=exp.Literal.string(file)),
+        exp.and_(
+            exp.EQ(this=col(FILE), expression=exp.Literal.string(file)),
+            exp.GT(this=col(ROW), expression=exp.Literal.number(int(row))),
+        ),
+    )
+    options: list[exp.Expr] = []
+    ties: list[exp.Expr] = []
+    for (name, desc), v in zip(keys, values, strict=True):
+        c = view.column(name)
+        ref = col(c.name)
+        if v is None:  # nulls sort last: only more nulls can follow
+            ties.append(exp.Is(this=ref, expression=exp.null()))
+            continue
+        bound = typed(c, v)
+        beyond = (exp.LT if desc else exp.GT)(this=ref, expression=bound)
+        options.append(exp.and_(*ties, exp.or_(beyond, exp.Is(this=ref, expression=exp.null()))))
+        ties.append(exp.EQ(this=ref, expression=bound))
+    return exp.or_(*options, exp.and_(*ties, place)) if options or ties else place
+
+
+def _metric(fn: str, ref: exp.Expr) -> exp.Expr:
+    match fn:
+        case "count":
+            return exp.Count(this=ref)
+        case "count_distinct":
+            return exp.Count(this=exp.Distinct(expressions=[ref]))
+        case "sum":
+            return exp.Sum(this=ref)
+        case "avg":
+            return exp.Avg(this=ref)
+        case "min":
+            return exp.Min(this=ref)
+    return exp.Max(this=ref)
+
+
+def count_sql(view: TableView, filters: list[Filter]) -> exp.Select:
+    select = exp.select(exp.Count(this=exp.Star())).from_(exp.Table(this=source(view)))
+    where = _where(view, filters)
+    return select.where(where) if where is not None else select
+
+
+def aggregate_sql(view: TableView, q: AggregateQuery) -> exp.Select:
+    groups: list[tuple[str, exp.Expr]] = []
+    for g in q.group_by:
+        c = view.column(g.field)
+        expr: exp.Expr = col(c.name)
+        if g.bucket is not None:
+            if DataType(c.data_type) not in (DataType.DATE, DataType.TIMESTAMP):
+                raise InvalidInput(
+                    f"group_by {c.name}:{g.bucket}: buckets need a date or time field"
+                )
+            expr = exp.func("date_trunc", exp.Literal.string(g.bucket), expr)
+            groups.append((f"{c.name}_{g.bucket}", expr))
+        else:
+            groups.append((c.name, expr))
+    metrics: list[tuple[str, exp.Expr]] = []
+    for m in q.metrics:
+        if m.field is None:
+            if m.fn != "count":
+                raise InvalidInput(f"metric {m.fn} needs a field")
+            metrics.append(("count", exp.Count(this=exp.Star())))
+            continue
+        c = view.column(m.field)
+        numeric = DataType(c.data_type) in (DataType.INTEGER, DataType.DECIMAL)
+        if m.fn in ("sum", "avg") and not numeric:
+            raise InvalidInput(
+                f"metric {m.fn}:{c.name}: needs a numeric field, {c.name} is {c.data_type}"
+            )
+        fn = _metric(m.fn, col(c.name))
+        metrics.append((f"{m.fn}_{c.name}", fn))
+    labels = [name for name, _ in groups + metrics]
+    select = exp.select(*[exp.alias_(e, ident(n)) for n, e in groups + metrics]).from_(
+        exp.Table(this=source(view))
+    )
+    where = _where(view, q.filters)
+    if where is not None:
+        select = select.where(where)
+    if groups:
+        select = select.group_by(*[e for _, e in groups])
+    order = []
+    for key in q.sort or [n for n, _ in groups]:
+        name = key.lstrip("-+")
+        if name not in labels:
+            raise InvalidInput(
+                f"sort {key!r}: sort by a group field or a metric ({', '.join(labels)})"
+            )
+        order.append(exp.Ordered(this=col(name), desc=key.startswith("-"), nulls_first=False))
+    if order:
+        select = select.order_by(*order)
+    return select.limit(q.limit)

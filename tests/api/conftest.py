@@ -1,0 +1,72 @@
+"""A served hub with three datasets: one open to all (with a sensitive field), one conditionally
+open, one only cataloged."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+from pydantic import SecretStr
+
+from cityhub.api import create_app
+from cityhub.catalog import service
+from cityhub.hub import Hub
+from cityhub.identifiers import id_check_char
+from cityhub.ingest import sync_file
+
+TOKEN = "operator-secret"
+
+
+def person_id(i: int) -> str:
+    first17 = f"33040219{80 + i % 20:02d}0101{i % 1000:03d}"
+    return first17 + id_check_char(first17)
+
+
+SURNAMES, GIVEN = "张王李赵陈刘杨黄周吴", "伟芳娜敏静丽强磊军洋"
+
+
+def person_name(i: int) -> str:
+    return SURNAMES[i % 10] + GIVEN[i // 10 % 10] + GIVEN[i // 100 % 10]
+
+
+PEOPLE = "身份证号码,姓名,性别,出生日期,月收入,登记时间\n" + "".join(
+    f"{person_id(i)},{person_name(i)},{'男' if i % 2 else '女'},"
+    f"19{80 + i % 20:02d}-01-01,{1000 + i * 10},2017-10-{1 + i % 28:02d} 08:{i % 60:02d}:00\n"
+    for i in range(250)
+)
+FIRMS = "统一社会信用代码,企业名称,注册资本\n" + "".join(
+    f"91330400MA{i:07d}X,嘉兴企业{i}有限公司,{i * 100}\n" for i in range(40)
+)
+
+
+@pytest.fixture
+def served(hub: Hub, tmp_path: Path) -> Iterator[tuple[Hub, TestClient]]:
+    hub.settings = hub.settings.model_copy(update={"operator_token": SecretStr(TOKEN)})
+    with hub.db.session() as s:
+        service.upsert_department(s, "330400-GA", "市公安局", name_en="Public Security Bureau")
+        service.upsert_department(s, "330400-SCJG", "市市场监管局")
+        service.upsert_dataset(
+            s,
+            "GA-001",
+            "330400-GA",
+            name="户籍人口基本信息",
+            open_type="无条件开放",
+            summary="全市户籍人口的身份、性别与出生日期",
+            themes=["人口"],
+        )
+        service.upsert_dataset(
+            s, "SC-001", "330400-SCJG", name="市场主体登记信息", open_type="有条件开放"
+        )
+        service.upsert_dataset(s, "SC-002", "330400-SCJG", name="食品经营许可证信息")
+    (tmp_path / "people.csv").write_text(PEOPLE, encoding="utf-8")
+    (tmp_path / "firms.csv").write_text(FIRMS, encoding="utf-8")
+    sync_file(hub, "GA-001", tmp_path / "people.csv")
+    sync_file(hub, "SC-001", tmp_path / "firms.csv")
+    with TestClient(create_app(hub)) as client:
+        yield hub, client
+
+
+def as_operator() -> dict[str, str]:
+    return {"Authorization": f"Bearer {TOKEN}"}
