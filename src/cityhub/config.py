@@ -56,6 +56,13 @@ class Settings(BaseSettings):
         None,
         description="The URL the service is reached at (links in DCAT); default from host:port",
     )
+    sql_max_rows: int = Field(
+        10_000, ge=1, description="Rows an SQL query returns at most (the answer says truncated)"
+    )
+    sql_timeout_seconds: float = Field(
+        30.0, gt=0, description="An SQL query running longer is stopped"
+    )
+    sql_max_length: int = Field(20_000, ge=100, description="Characters an SQL query may have")
     operator_token: SecretStr | None = Field(
         None,
         description="Bearer token that reads everything (the operator); unset: no operator access "

@@ -10,6 +10,7 @@ from fastapi import FastAPI
 from cityhub import __version__
 from cityhub.access import Door
 from cityhub.api import dcat, problems, v1
+from cityhub.api import sql as sql_api
 from cityhub.api.deps import Services
 from cityhub.hub import Hub
 from cityhub.query import Engine
@@ -40,5 +41,6 @@ def create_app(hub: Hub | None = None) -> FastAPI:
     )
     problems.install(app)
     app.include_router(v1.router)
+    app.include_router(sql_api.router)
     app.include_router(dcat.router)
     return app

@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import datetime as dt
 import json
+from dataclasses import replace
 from typing import Any
 
 from sqlglot import exp
@@ -54,6 +55,12 @@ def source(view: TableView, place: bool = False) -> exp.Expr:
             exp.EQ(this=exp.var("file_row_number"), expression=exp.true()),
         ]
     return exp.Anonymous(this="read_parquet", expressions=args)
+
+
+def view_select(view: TableView) -> exp.Select:
+    """The caller's view of a version as a SELECT: exactly the columns it may read. User SQL
+    names datasets only through this."""
+    return exp.select(*[col(c.name) for c in view.columns]).from_(exp.Table(this=source(view)))
 
 
 def typed(column: Column, value: Any) -> exp.Expr:
@@ -171,9 +178,41 @@ def rows_sql(
         where = after if where is None else exp.and_(where, after)
     if where is not None:
         select = select.where(where)
+    return select.order_by(*_order(keys)).limit(q.limit + 1), keys
+
+
+def _order(keys: list[tuple[str, bool]]) -> list[exp.Ordered]:
+    """The order of every read of rows: the sort keys (nulls last), then the row's place."""
     order = [exp.Ordered(this=col(n), desc=d, nulls_first=False) for n, d in keys]
-    order += [exp.Ordered(this=col(FILE)), exp.Ordered(this=col(ROW))]
-    return select.order_by(*order).limit(q.limit + 1), keys
+    return [*order, exp.Ordered(this=col(FILE)), exp.Ordered(this=col(ROW))]
+
+
+def select_sql(
+    view: TableView,
+    select: list[str] | None,
+    filters: list[Filter],
+    sort: list[str],
+    limit: int | None = None,
+) -> exp.Select:
+    """Every matching row (up to `limit`) in the order `rows_sql` pages them, without paging and
+    without the place columns: the SELECT of a download."""
+    keys = _sort_keys(view, sort)
+    names = [view.column(s).name for s in select] if select else [c.name for c in view.columns]
+    if keys:
+        select_ = exp.select(*[col(n) for n in names]).from_(
+            exp.Table(this=source(view, place=True))
+        )
+        select_ = select_.order_by(*_order(keys))
+    else:
+        # No sort key: no ORDER BY either, so millions of rows stream as they are scanned instead
+        # of waiting for (and spilling) a full sort. DuckDB keeps insertion order, files in the
+        # order listed, so listing them sorted yields rows_sql's (file, row number) order.
+        ordered = replace(view, files=sorted(view.files))
+        select_ = exp.select(*[col(n) for n in names]).from_(exp.Table(this=source(ordered)))
+    where = _where(view, filters)
+    if where is not None:
+        select_ = select_.where(where)
+    return select_ if limit is None else select_.limit(limit)
 
 
 def _keyset(

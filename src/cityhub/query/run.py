@@ -11,7 +11,7 @@ import pyarrow as pa
 
 from cityhub.access import Column, TableView
 from cityhub.config import Settings
-from cityhub.errors import InvalidInput
+from cityhub.errors import CityhubError, InvalidInput
 from cityhub.query.build import FILE, ROW, aggregate_sql, count_sql, decode_cursor, encode_cursor
 from cityhub.query.build import rows_sql as build_rows
 from cityhub.query.spec import AggregateQuery, RowsQuery
@@ -22,10 +22,20 @@ class Engine:
     (a cheap connection to the same database), so requests run side by side."""
 
     def __init__(self, settings: Settings) -> None:
-        config: dict[str, Any] = {"memory_limit": settings.duckdb_memory_limit}
+        config: dict[str, Any] = {
+            "memory_limit": settings.duckdb_memory_limit,
+            "autoinstall_known_extensions": False,
+            "autoload_known_extensions": False,
+        }
         if settings.duckdb_threads:
             config["threads"] = settings.duckdb_threads
         self._db = duckdb.connect(config=config)
+        # Locked down before the first query: it reads the lake's files and nothing else (no
+        # other file, no network, no extension), and no query may change that.
+        lake = str(settings.lake_path / "tables") + "/"
+        self._db.execute("SET allowed_directories = $dirs", {"dirs": [lake]})
+        self._db.execute("SET enable_external_access = false")
+        self._db.execute("SET lock_configuration = true")
         self._lock = threading.Lock()
 
     def table(self, sql: str) -> pa.Table:
@@ -38,8 +48,41 @@ class Engine:
         finally:
             cur.close()
 
+    def capped(self, sql: str, max_rows: int, timeout: float) -> tuple[pa.Table, bool]:
+        """At most `max_rows` rows of `sql` and whether more were left; stopped after `timeout`
+        seconds (the engine has no statement timeout of its own)."""
+        with self._lock:
+            cur = self._db.cursor()
+        timer = threading.Timer(timeout, cur.interrupt)
+        timer.start()
+        try:
+            reader = cur.sql(sql).to_arrow_reader(batch_size=min(max_rows + 1, 10_000))
+            batches, count = [], 0
+            for batch in reader:
+                batches.append(batch)
+                count += batch.num_rows
+                if count > max_rows:
+                    break
+            table = pa.Table.from_batches(batches, schema=reader.schema)
+            return table.slice(0, max_rows), count > max_rows
+        except duckdb.InterruptException:
+            raise QueryTimeout(
+                f"the query ran longer than {timeout:g} s and was stopped; filter or aggregate "
+                "more, or ask for fewer rows"
+            ) from None
+        except duckdb.Error as exc:
+            raise InvalidInput(f"the engine refused the query: {exc}") from None
+        finally:
+            timer.cancel()
+            cur.close()
+
     def close(self) -> None:
         self._db.close()
+
+
+class QueryTimeout(CityhubError):
+    status = 422
+    title = "Query timed out"
 
 
 def plain(table: pa.Table) -> pa.Table:
