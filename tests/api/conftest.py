@@ -55,6 +55,7 @@ def served(hub: Hub, tmp_path: Path) -> Iterator[tuple[Hub, TestClient]]:
             open_type="无条件开放",
             summary="全市户籍人口的身份、性别与出生日期",
             themes=["人口"],
+            key_fields=["身份证号码"],
         )
         service.upsert_dataset(
             s, "SC-001", "330400-SCJG", name="市场主体登记信息", open_type="有条件开放"

@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi.testclient import TestClient
 
 from cityhub.hub import Hub
-from cityhub.ingest import sync_file
+from cityhub.ingest import SyncOptions, sync_file
 
 from .conftest import PEOPLE, as_operator, person_id, person_name
 
@@ -172,3 +172,36 @@ def test_dcat_shows_what_the_caller_may_see(served: tuple[Hub, TestClient]) -> N
     assert "市场主体登记信息" in full.text
     one = client.get("/dataset/GA-001.rdf")
     assert one.status_code == 200 and "GA-001" in one.text
+
+
+def test_unsorted_pages_follow_the_files_of_the_version(
+    served: tuple[Hub, TestClient], tmp_path
+) -> None:
+    """No sort: pages in the rows' place (file, row number) across several files, each row
+    once, whatever the page size."""
+    hub, client = served
+    more = tmp_path / "more.csv"
+    head, *lines = PEOPLE.splitlines(keepends=True)
+    for n, part in enumerate((lines[:40], lines[40:45])):
+        more.write_text(head + "".join(part), encoding="utf-8")
+        sync_file(hub, "GA-001", more, SyncOptions(mode="append"))
+        assert len(hub.lake.files("GA-001")) == n + 2
+    for size in (1, 33, 1000):
+        seen: list[str] = []
+        cursor = None
+        while True:
+            page = client.get(
+                "/api/v1/datasets/GA-001/rows",
+                params={
+                    "limit": size,
+                    "select": "shen_fen_zheng_hao_ma",
+                    **({"cursor": cursor} if cursor else {}),
+                },
+                headers=as_operator(),
+            ).json()
+            seen += [r["shen_fen_zheng_hao_ma"] for r in page["rows"]]
+            cursor = page["next_cursor"]
+            if cursor is None:
+                break
+        firsts = [person_id(i) for i in range(250)]
+        assert len(seen) == 295 and sorted(seen) == sorted(firsts + firsts[:45])

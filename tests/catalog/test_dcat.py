@@ -392,7 +392,7 @@ def test_distribution_only_for_connected_datasets(datasets: list[Dataset]) -> No
     code = "330400-HB%2F0002"
     assert g.value(distribution, DCAT.accessURL) == URIRef(f"{BASE}/api/v1/datasets/{code}/rows")
     assert g.value(distribution, DCAT.downloadURL) == URIRef(
-        f"{BASE}/api/v1/datasets/{code}/export?format=csv"
+        f"{BASE}/api/v1/datasets/{code}/export.csv"
     )
     assert g.value(distribution, DCAT.accessService) == service
     assert g.value(distribution, DCTERMS.format) == URIRef(f"{EU}file-type/CSV")

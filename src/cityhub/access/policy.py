@@ -55,6 +55,12 @@ def dataset_filter(caller: Caller) -> sa.ColumnElement[bool] | None:
     return Dataset.open_type == OpenType.UNCONDITIONAL.value
 
 
+def visibility(caller: Caller) -> str:
+    """Equal for callers who may see exactly the same datasets and fields (what caches of
+    catalog answers are keyed by): for now the role alone."""
+    return caller.role.value
+
+
 def may_see(caller: Caller, ds: Dataset) -> bool:
     return caller.is_operator or ds.open_type == OpenType.UNCONDITIONAL.value
 

@@ -9,11 +9,14 @@ from fastapi import FastAPI
 
 from cityhub import __version__
 from cityhub.access import Door
-from cityhub.api import dcat, problems, v1
+from cityhub.api import ckan, dcat, problems, v1
+from cityhub.api import export as export_api
 from cityhub.api import sql as sql_api
 from cityhub.api.deps import Services
+from cityhub.api.timing import ServerTiming
 from cityhub.hub import Hub
 from cityhub.query import Engine
+from cityhub.query.lookup import Lookups
 
 
 def create_app(hub: Hub | None = None) -> FastAPI:
@@ -25,10 +28,15 @@ def create_app(hub: Hub | None = None) -> FastAPI:
         settings = opened.settings
         base = (settings.public_url or f"http://{settings.host}:{settings.port}").rstrip("/")
         engine = Engine(settings)
-        app.state.services = Services(opened, engine, Door(opened.lake), base)
+        lookups = Lookups(settings)
+        door = Door(opened.lake)
+        app.state.services = Services(opened, engine, door, base, lookups)
+        with opened.db.session() as s:
+            lookups.want_all(s, door)
         try:
             yield
         finally:
+            lookups.close()
             engine.close()
             if hub is None:
                 opened.close()
@@ -39,8 +47,11 @@ def create_app(hub: Hub | None = None) -> FastAPI:
         summary="城市大数据中心 · a city's big data center: catalog and data on demand",
         lifespan=lifespan,
     )
+    app.add_middleware(ServerTiming)
     problems.install(app)
     app.include_router(v1.router)
     app.include_router(sql_api.router)
+    app.include_router(export_api.router)
     app.include_router(dcat.router)
+    app.include_router(ckan.router)
     return app

@@ -4,15 +4,26 @@ from __future__ import annotations
 
 import hmac
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Annotated
 
-from fastapi import Request
+from fastapi import Query, Request
 from sqlalchemy.orm import Session
 
 from cityhub.access import Caller, Door, operator, public
+from cityhub.catalog import SearchCache
 from cityhub.errors import CityhubError
 from cityhub.hub import Hub
 from cityhub.query import Engine
+from cityhub.query.lookup import Lookups
+
+# Query parameters the rows, aggregate and export routes share.
+SelectParam = Annotated[list[str] | None, Query(description="fields, comma-separated")]
+FilterParam = Annotated[
+    list[str] | None,
+    Query(description="field:op:value (eq ne lt lte gt gte in like contains startswith isnull)"),
+]
+SortParam = Annotated[list[str] | None, Query(description="fields; -field sorts descending")]
 
 
 class Unauthorized(CityhubError):
@@ -26,6 +37,8 @@ class Services:
     engine: Engine
     door: Door
     base_url: str
+    lookups: Lookups
+    searches: SearchCache = field(default_factory=SearchCache)
 
 
 def services(request: Request) -> Services:

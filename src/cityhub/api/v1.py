@@ -10,10 +10,17 @@ from fastapi import APIRouter, Depends, Query
 from sqlalchemy.orm import Session
 
 from cityhub.access import Caller, TableView, policy
-from cityhub.api.deps import Services, caller, services, session
+from cityhub.api.deps import (
+    FilterParam,
+    SelectParam,
+    Services,
+    SortParam,
+    caller,
+    services,
+    session,
+)
 from cityhub.catalog import service
 from cityhub.catalog.models import Dataset, Department, FieldInfo
-from cityhub.catalog.search import search as catalog_search
 from cityhub.catalog.vocab import OpenType, ShareType, UpdateCycle
 from cityhub.query import AggregateQuery, RowsQuery, aggregate, rows
 from cityhub.query.spec import parse_filter, parse_group, parse_metric, split_list
@@ -120,6 +127,7 @@ def department(code: str, svc: Svc, who: Who, db: Db) -> dict[str, Any]:
 
 @router.get("/datasets", summary="Search the catalog (Chinese full text, facets, paging)")
 def datasets(
+    svc: Svc,
     who: Who,
     db: Db,
     q: str | None = None,
@@ -131,8 +139,9 @@ def datasets(
     limit: Annotated[int, Query(ge=0, le=1000)] = 20,
     offset: Annotated[int, Query(ge=0)] = 0,
 ) -> dict[str, Any]:
-    found = catalog_search(
+    found = svc.searches.search(
         db,
+        policy.visibility(who),
         q,
         department=department,
         theme=theme,
@@ -174,6 +183,12 @@ def dataset(code: str, svc: Svc, who: Who, db: Db) -> dict[str, Any]:
         if ds.connected
         else []
     )
+    out["lookup"] = None
+    if ds.connected:
+        view = svc.door.table(db, who, code)
+        if view.key_field is not None:  # lookups by this field read its index once it is ready
+            status = svc.lookups.status(view, view.key_field)
+            out["lookup"] = {"field": view.key_field, "index": status}
     return out
 
 
@@ -183,7 +198,7 @@ def _view(svc: Services, who: Caller, db: Session, code: str, version: int | Non
 
 def _page(svc: Services, who: Caller, db: Session, code: str, q: RowsQuery) -> dict[str, Any]:
     view = _view(svc, who, db, code, q.version)
-    page = rows(svc.engine, view, q)
+    page = rows(svc.engine, view, q, svc.lookups)
     svc.door.record_read(who, view, len(page.rows), f"rows {q.model_dump_json(exclude_none=True)}")
     return {
         "dataset": code,
@@ -203,14 +218,9 @@ def dataset_rows(
     svc: Svc,
     who: Who,
     db: Db,
-    select: Annotated[list[str] | None, Query(description="fields, comma-separated")] = None,
-    filter: Annotated[
-        list[str] | None,
-        Query(
-            description="field:op:value (eq ne lt lte gt gte in like contains startswith isnull)"
-        ),
-    ] = None,
-    sort: Annotated[list[str] | None, Query(description="fields; -field sorts descending")] = None,
+    select: SelectParam = None,
+    filter: FilterParam = None,
+    sort: SortParam = None,
     limit: Annotated[int, Query(ge=1, le=10_000)] = 100,
     cursor: str | None = None,
     version: Annotated[int | None, Query(ge=0)] = None,
@@ -263,7 +273,7 @@ def dataset_aggregate(
     metric: Annotated[
         list[str] | None, Query(description="count, count_distinct:f, sum:f, avg:f, min:f, max:f")
     ] = None,
-    filter: Annotated[list[str] | None, Query(description="field:op:value")] = None,
+    filter: FilterParam = None,
     sort: Annotated[list[str] | None, Query()] = None,
     limit: Annotated[int, Query(ge=1, le=10_000)] = 1000,
     version: Annotated[int | None, Query(ge=0)] = None,

@@ -3,7 +3,7 @@ profiles, semantic types, grades and Chinese full-text search."""
 
 from cityhub.catalog.db import Database
 from cityhub.catalog.models import Dataset, Department, FieldInfo, SchemaChange, SyncRun
-from cityhub.catalog.search import SearchHit, SearchResult, search
+from cityhub.catalog.search import SearchCache, SearchHit, SearchResult, search
 from cityhub.catalog.service import Stats, stats
 
 __all__ = [
@@ -12,6 +12,7 @@ __all__ = [
     "Department",
     "FieldInfo",
     "SchemaChange",
+    "SearchCache",
     "SearchHit",
     "SearchResult",
     "Stats",

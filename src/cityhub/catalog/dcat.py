@@ -94,7 +94,7 @@ class Links:
         return URIRef(f"{self.base}/api/v1/datasets/{self._q(code)}/rows")
 
     def export_csv(self, code: str) -> URIRef:
-        return URIRef(f"{self.base}/api/v1/datasets/{self._q(code)}/export?format=csv")
+        return URIRef(f"{self.base}/api/v1/datasets/{self._q(code)}/export.csv")
 
     def catalog_page(self, page: int, page_size: int) -> str:
         return f"{self.base}/catalog?page={page}&page_size={page_size}"

@@ -20,8 +20,9 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    event,
 )
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, relationship
 
 
 def utcnow() -> datetime:
@@ -165,3 +166,16 @@ class SchemaChange(Base):
     breaking: Mapped[bool] = mapped_column(Boolean, default=False)
     applied: Mapped[bool] = mapped_column(Boolean, default=False)
     at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+@event.listens_for(Session, "before_flush")
+def _touch_datasets(session: Session, _context: Any, _instances: Any) -> None:
+    """A change to a field is a change to its dataset: move the dataset's `updated_at`, which
+    readers (the access door's cache) watch to know their copy is stale."""
+    now = utcnow()
+    for obj in (*session.new, *session.dirty, *session.deleted):
+        if not isinstance(obj, FieldInfo):
+            continue
+        ds = obj.dataset if obj.dataset is not None else session.get(Dataset, obj.dataset_id)
+        if ds is not None and ds not in session.new and ds not in session.deleted:
+            ds.updated_at = now

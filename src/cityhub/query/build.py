@@ -161,24 +161,43 @@ def decode_cursor(cursor: str) -> dict[str, Any]:
 
 
 def rows_sql(
-    view: TableView, q: RowsQuery, cursor: dict[str, Any] | None
+    view: TableView,
+    q: RowsQuery,
+    cursor: dict[str, Any] | None,
+    candidates: str | None = None,
 ) -> tuple[exp.Select, list[tuple[str, bool]]]:
-    """The page's SELECT (one row more than asked, to know whether another page follows)."""
+    """The page's SELECT (one row more than asked, to know whether another page follows).
+
+    `candidates` names a registered table holding the only rows that can match (from a key
+    index, with their places); the query over it is otherwise the same."""
     keys = _sort_keys(view, q.sort)
     names = [view.column(s).name for s in q.select] if q.select else [c.name for c in view.columns]
-    select = exp.select(*[col(n) for n in names], col(FILE), col(ROW)).from_(
-        exp.Table(this=source(view, place=True))
+    if cursor is not None and cursor["s"] != [list(k) for k in keys]:
+        raise InvalidInput("cursor: it was made for another sort order; start again without it")
+    # Without sort keys the order is the rows' place, which is the order DuckDB scans files
+    # listed by name: no ORDER BY then, so a page stops the scan once it is full instead of
+    # ranking the whole version, and the files before the cursor's are not even opened.
+    natural = not keys and candidates is None
+    if natural:
+        files = sorted(view.files)
+        if cursor is not None:
+            files = [f for f in files if f >= cursor["p"][0]]
+        table = exp.Table(this=source(replace(view, files=files), place=True))
+    else:
+        table = _from(view, candidates, place=True)
+    select = exp.select(*[col(n) for n in names], col(FILE), col(ROW), copy=False).from_(
+        table, copy=False
     )
     where = _where(view, q.filters)
     if cursor is not None:
-        if cursor["s"] != [list(k) for k in keys]:
-            raise InvalidInput("cursor: it was made for another sort order; start again without it")
         file, row = cursor["p"]
         after = _keyset(view, keys, cursor["k"], file, row)
-        where = after if where is None else exp.and_(where, after)
+        where = after if where is None else exp.and_(where, after, copy=False)
     if where is not None:
-        select = select.where(where)
-    return select.order_by(*_order(keys)).limit(q.limit + 1), keys
+        select = select.where(where, copy=False)
+    if not natural:
+        select = select.order_by(*_order(keys), copy=False)
+    return select.limit(q.limit + 1, copy=False), keys
 
 
 def _order(keys: list[tuple[str, bool]]) -> list[exp.Ordered]:
@@ -255,8 +274,14 @@ def _metric(fn: str, ref: exp.Expr) -> exp.Expr:
     return exp.Max(this=ref)
 
 
-def count_sql(view: TableView, filters: list[Filter]) -> exp.Select:
-    select = exp.select(exp.Count(this=exp.Star())).from_(exp.Table(this=source(view)))
+def _from(view: TableView, candidates: str | None, place: bool = False) -> exp.Table:
+    if candidates is not None:
+        return exp.Table(this=ident(candidates))
+    return exp.Table(this=source(view, place=place))
+
+
+def count_sql(view: TableView, filters: list[Filter], candidates: str | None = None) -> exp.Select:
+    select = exp.select(exp.Count(this=exp.Star())).from_(_from(view, candidates))
     where = _where(view, filters)
     return select.where(where) if where is not None else select
 

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import threading
+from collections.abc import Iterator
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import Any
 
 import duckdb
@@ -14,6 +16,7 @@ from cityhub.config import Settings
 from cityhub.errors import CityhubError, InvalidInput
 from cityhub.query.build import FILE, ROW, aggregate_sql, count_sql, decode_cursor, encode_cursor
 from cityhub.query.build import rows_sql as build_rows
+from cityhub.query.lookup import Lookups
 from cityhub.query.spec import AggregateQuery, RowsQuery
 
 
@@ -22,8 +25,13 @@ class Engine:
     (a cheap connection to the same database), so requests run side by side."""
 
     def __init__(self, settings: Settings) -> None:
+        spill = settings.lake_path / "staging" / "duckdb"
+        spill.parent.mkdir(parents=True, exist_ok=True)
         config: dict[str, Any] = {
             "memory_limit": settings.duckdb_memory_limit,
+            # a sorted export bigger than the memory limit spills here, not into the cwd
+            "temp_directory": str(spill),
+            "preserve_insertion_order": True,  # unsorted exports rely on the files' row order
             "autoinstall_known_extensions": False,
             "autoload_known_extensions": False,
         }
@@ -38,15 +46,41 @@ class Engine:
         self._db.execute("SET lock_configuration = true")
         self._lock = threading.Lock()
 
-    def table(self, sql: str) -> pa.Table:
+    def table(self, sql: str, tables: dict[str, pa.Table] | None = None) -> pa.Table:
+        """The rows of `sql`; `tables` are Arrow tables it may name (seen by this query only)."""
         with self._lock:  # creating a cursor touches the shared connection
             cur = self._db.cursor()
         try:
+            for name, table in (tables or {}).items():
+                cur.register(name, table)
             return cur.sql(sql).to_arrow_table()
         except duckdb.ConversionException as exc:
             raise InvalidInput(f"a value does not fit its field: {exc}") from exc
         finally:
             cur.close()
+
+    def records(
+        self, sql: str, tables: dict[str, pa.Table] | None = None
+    ) -> tuple[list[str], list[tuple[Any, ...]]]:
+        """Column names and rows as Python values: for pages, where converting a few hundred
+        rows directly costs a fraction of building Arrow first. Wide decimals come back as
+        int or float, as JSON carries them."""
+        with self._lock:
+            cur = self._db.cursor()
+        try:
+            for name, table in (tables or {}).items():
+                cur.register(name, table)
+            result = cur.execute(sql)
+            names = [d[0] for d in result.description or []]
+            rows = result.fetchall()
+        except duckdb.ConversionException as exc:
+            raise InvalidInput(f"a value does not fit its field: {exc}") from exc
+        finally:
+            cur.close()
+        wide = [i for i, d in enumerate(result.description or []) if "DECIMAL" in str(d[1])]
+        if wide and rows:
+            rows = [_plain_decimals(row, wide) for row in rows]
+        return names, rows
 
     def capped(self, sql: str, max_rows: int, timeout: float) -> tuple[pa.Table, bool]:
         """At most `max_rows` rows of `sql` and whether more were left; stopped after `timeout`
@@ -76,8 +110,61 @@ class Engine:
             timer.cancel()
             cur.close()
 
+    def batches(self, sql: str, rows_per_batch: int = 65_536) -> Batches:
+        """The rows of `sql` as a stream of record batches, computed as they are read. The query
+        is bound here, so a bad one fails before anything is sent."""
+        with self._lock:
+            cur = self._db.cursor()
+        try:
+            reader = cur.sql(sql).to_arrow_reader(rows_per_batch)
+        except duckdb.ConversionException as exc:
+            cur.close()
+            raise InvalidInput(f"a value does not fit its field: {exc}") from exc
+        except BaseException:
+            cur.close()
+            raise
+        return Batches(cur, reader)
+
     def close(self) -> None:
         self._db.close()
+
+
+class Batches:
+    """A running query's record batches. Its cursor closes at the end of the rows, on `close()`
+    or on leaving a `with` block, whichever comes first: a client that leaves mid-download must
+    not keep a query running."""
+
+    def __init__(self, cursor: duckdb.DuckDBPyConnection, reader: pa.RecordBatchReader) -> None:
+        self._cursor: duckdb.DuckDBPyConnection | None = cursor
+        self._reader = reader
+        self.schema: pa.Schema = reader.schema
+
+    def __iter__(self) -> Iterator[pa.RecordBatch]:
+        try:
+            while self._cursor is not None:
+                try:
+                    batch = self._reader.read_next_batch()
+                except StopIteration:
+                    return
+                yield batch
+        finally:
+            self.close()
+
+    @property
+    def closed(self) -> bool:
+        return self._cursor is None
+
+    def close(self) -> None:
+        if self._cursor is not None:
+            cursor, self._cursor = self._cursor, None
+            self._reader.close()
+            cursor.close()
+
+    def __enter__(self) -> Batches:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
 
 class QueryTimeout(CityhubError):
@@ -102,6 +189,15 @@ def plain(table: pa.Table) -> pa.Table:
     return table
 
 
+def _plain_decimals(row: tuple[Any, ...], wide: list[int]) -> tuple[Any, ...]:
+    values = list(row)
+    for i in wide:
+        v = values[i]
+        if isinstance(v, Decimal):
+            values[i] = int(v) if v == v.to_integral_value() else float(v)
+    return tuple(values)
+
+
 @dataclass
 class Page:
     version: int
@@ -118,27 +214,33 @@ class Aggregate:
     rows: list[dict[str, Any]]
 
 
-def rows(engine: Engine, view: TableView, q: RowsQuery) -> Page:
+CANDIDATES = "__candidates"
+
+
+def rows(engine: Engine, view: TableView, q: RowsQuery, lookups: Lookups | None = None) -> Page:
+    """A page of rows. With `lookups`, a filter on the key field reads only the rows the key
+    index finds instead of scanning the version."""
     cursor = decode_cursor(q.cursor) if q.cursor else None
     if cursor is not None and cursor["v"] != view.version:
         raise InvalidInput(
             f"cursor: it pages version {cursor['v']}; ask for version={cursor['v']} or start again"
         )
-    select, keys = build_rows(view, q, cursor)
-    table = engine.table(select.sql(dialect="duckdb"))
-    more = table.num_rows > q.limit
-    page = plain(table.slice(0, q.limit))
-    records = page.to_pylist()
+    found = lookups.candidates(view, view.key_field, q.filters) if lookups else None
+    tables = {CANDIDATES: found} if found is not None else None
+    over = CANDIDATES if found is not None else None
+    select, keys = build_rows(view, q, cursor, over)
+    names, values = engine.records(select.sql(dialect="duckdb"), tables)
+    more = len(values) > q.limit
+    records = [dict(zip(names, row, strict=True)) for row in values[: q.limit]]
     next_cursor = encode_cursor(view.version, keys, records[-1]) if more and records else None
     for r in records:
         del r[FILE], r[ROW]
     total = None
     if q.include_total:
-        total = int(
-            engine.table(count_sql(view, q.filters).sql(dialect="duckdb")).column(0)[0].as_py()
-        )
-    names = [c for c in page.schema.names if c not in (FILE, ROW)]
-    return Page(view.version, [view.column(n) for n in names], records, next_cursor, total)
+        _, counted = engine.records(count_sql(view, q.filters, over).sql(dialect="duckdb"), tables)
+        total = int(counted[0][0])
+    shown = [n for n in names if n not in (FILE, ROW)]
+    return Page(view.version, [view.column(n) for n in shown], records, next_cursor, total)
 
 
 def aggregate(engine: Engine, view: TableView, q: AggregateQuery) -> Aggregate:

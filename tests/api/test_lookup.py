@@ -1,0 +1,72 @@
+"""Lookups by key through the key index, and the door's memory of catalog records."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi.testclient import TestClient
+
+from cityhub.catalog import service
+from cityhub.hub import Hub
+from cityhub.lake import keyindex
+
+from .conftest import as_operator, person_id
+
+
+def rows(client: TestClient, **params: Any) -> dict[str, Any]:
+    r = client.get("/api/v1/datasets/GA-001/rows", params=params, headers=as_operator())
+    assert r.status_code == 200, r.json()
+    return r.json()
+
+
+def test_key_lookups_answer_as_a_scan_does(served: tuple[Hub, TestClient]) -> None:
+    hub, client = served
+    lookups = client.app.state.services.lookups  # type: ignore[attr-defined]
+    field = "shen_fen_zheng_hao_ma"
+    asks: list[dict[str, object]] = [
+        {"filter": f"{field}:eq:{person_id(7)}"},
+        {"filter": f"{field}:in:{person_id(3)},{person_id(200)},{person_id(3)},nobody"},
+        {"filter": [f"{field}:in:{person_id(3)},{person_id(4)}", "xing_bie:eq:男"]},
+        {"filter": f"{field}:eq:330402000000000000"},
+        {"filter": f"{field}:in:{person_id(1)},{person_id(2)}", "sort": "-yue_shou_ru"},
+    ]
+    scanned = [rows(client, **a, include_total=True) for a in asks]
+    assert lookups.wait(30)  # the server queued the index at start
+    path = keyindex.index_path(hub.settings.lake_path, "GA-001", 0, field)
+    assert path.is_file()
+    indexed = [rows(client, **a, include_total=True) for a in asks]
+    assert indexed == scanned
+    assert [len(s["rows"]) for s in scanned] == [1, 2, 1, 0, 2]
+    assert scanned[0]["rows"][0]["yue_shou_ru"] == 1070
+    assert scanned[4]["rows"][0]["yue_shou_ru"] == 1020
+
+
+def test_an_index_belongs_to_its_version(served: tuple[Hub, TestClient], tmp_path) -> None:
+    hub, client = served
+    lookups = client.app.state.services.lookups  # type: ignore[attr-defined]
+    assert lookups.wait(30)
+    from cityhub.ingest import sync_file
+
+    from .conftest import PEOPLE
+
+    fewer = tmp_path / "fewer.csv"
+    fewer.write_text("".join(PEOPLE.splitlines(keepends=True)[:6]), encoding="utf-8")
+    sync_file(hub, "GA-001", fewer)
+    gone = rows(client, filter=f"shen_fen_zheng_hao_ma:eq:{person_id(100)}")
+    then = rows(client, filter=f"shen_fen_zheng_hao_ma:eq:{person_id(100)}", version=0)
+    assert gone["rows"] == [] and len(then["rows"]) == 1
+    assert lookups.wait(30)
+    assert rows(client, filter=f"shen_fen_zheng_hao_ma:eq:{person_id(100)}")["rows"] == []
+    assert rows(client, filter=f"shen_fen_zheng_hao_ma:eq:{person_id(4)}")["version"] == 1
+
+
+def test_a_grade_change_reaches_readers_at_once(served: tuple[Hub, TestClient]) -> None:
+    hub, client = served
+    before = client.get("/api/v1/datasets/GA-001/rows", params={"limit": 1}).json()
+    assert "xing_bie" in before["rows"][0]
+    with hub.db.session() as s:
+        service.set_field(s, "GA-001", "性别", grade="L3")
+    after = client.get("/api/v1/datasets/GA-001/rows", params={"limit": 1}).json()
+    assert "xing_bie" not in after["rows"][0]
+    r = client.get("/api/v1/datasets/GA-001/rows", params={"filter": "xing_bie:eq:男"})
+    assert r.status_code == 404
