@@ -70,3 +70,25 @@ def test_a_grade_change_reaches_readers_at_once(served: tuple[Hub, TestClient]) 
     assert "xing_bie" not in after["rows"][0]
     r = client.get("/api/v1/datasets/GA-001/rows", params={"filter": "xing_bie:eq:男"})
     assert r.status_code == 404
+
+
+def test_pages_of_a_key_lookup_follow_the_rows_place(served: tuple[Hub, TestClient]) -> None:
+    """Answered by the index alone (one key filter, no sort), pages come in the same order and
+    with the same cursors as a scan's."""
+    _, client = served
+    lookups = client.app.state.services.lookups  # type: ignore[attr-defined]
+    ask = {"filter": f"shen_fen_zheng_hao_ma:in:{person_id(9)},{person_id(2)},{person_id(5)}"}
+
+    def pages() -> list[tuple[list[Any], str | None]]:
+        out, cursor = [], None
+        while True:
+            page = rows(client, **ask, limit=1, **({"cursor": cursor} if cursor else {}))
+            out.append((page["rows"], page["next_cursor"]))
+            cursor = page["next_cursor"]
+            if cursor is None:
+                return out
+
+    scanned = pages()
+    assert lookups.wait(30)
+    assert pages() == scanned and len(scanned) == 3
+    assert [r[0][0]["yue_shou_ru"] for r in scanned] == [1020, 1050, 1090]

@@ -33,7 +33,7 @@ from cityhub import __version__
 from cityhub.access import Caller, Column, TableView, operator, policy, public
 from cityhub.api import ckan_shapes as shapes
 from cityhub.api.ckan_shapes import CkanError, invalid, search_query
-from cityhub.api.deps import Services, services
+from cityhub.api.deps import Services, services_of
 from cityhub.api.sql import run_sql
 from cityhub.catalog import service
 from cityhub.catalog.models import Dataset, Department
@@ -469,7 +469,7 @@ def _run(action: Action, svc: Services, request: Request, raw: dict[str, Any]) -
 async def action(name: str, request: Request) -> JSONResponse:
     """CKAN's envelope for every answer, errors included; the actions run in a worker thread
     (they block on the database and the engine)."""
-    svc = services(request)
+    svc = services_of(request)
     help_url = f"{svc.base_url}/api/3/action/help_show?name={quote(name, safe='')}"
     act = ACTIONS.get(name)
     if act is None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import hmac
-from collections.abc import Iterator
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Annotated
 
@@ -41,12 +41,21 @@ class Services:
     searches: SearchCache = field(default_factory=SearchCache)
 
 
-def services(request: Request) -> Services:
+def services_of(request: Request) -> Services:
     svc: Services = request.app.state.services
     return svc
 
 
-def caller(request: Request) -> Caller:
+# The dependencies are coroutines: FastAPI runs a plain function dependency on its thread
+# pool, and every hop there costs more than the work these do. None of them blocks: a session
+# connects only when the route (on the pool) first queries.
+
+
+async def services(request: Request) -> Services:
+    return services_of(request)
+
+
+async def caller(request: Request) -> Caller:
     """The operator when the bearer token matches the configured one; the public without a
     token; a wrong token is refused rather than quietly treated as anonymous."""
     address = request.client.host if request.client else None
@@ -54,13 +63,13 @@ def caller(request: Request) -> Caller:
     if not header:
         return public(address)
     scheme, _, token = header.partition(" ")
-    expected = services(request).hub.settings.operator_token
+    expected = services_of(request).hub.settings.operator_token
     secret = expected.get_secret_value() if expected is not None else None
     if scheme.lower() == "bearer" and secret and hmac.compare_digest(token.strip(), secret):
         return operator(address=address)
     raise Unauthorized("the token is not valid here; leave Authorization out to read open data")
 
 
-def session(request: Request) -> Iterator[Session]:
-    with services(request).hub.db.session() as s:
+async def session(request: Request) -> AsyncIterator[Session]:
+    with services_of(request).hub.db.session() as s:
         yield s

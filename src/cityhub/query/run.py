@@ -10,6 +10,7 @@ from typing import Any
 
 import duckdb
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from cityhub.access import Column, TableView
 from cityhub.config import Settings
@@ -226,6 +227,8 @@ def rows(engine: Engine, view: TableView, q: RowsQuery, lookups: Lookups | None 
             f"cursor: it pages version {cursor['v']}; ask for version={cursor['v']} or start again"
         )
     found = lookups.candidates(view, view.key_field, q.filters) if lookups else None
+    if found is not None and len(q.filters) == 1 and not q.sort:
+        return _exact(view, q, found, cursor)
     tables = {CANDIDATES: found} if found is not None else None
     over = CANDIDATES if found is not None else None
     select, keys = build_rows(view, q, cursor, over)
@@ -241,6 +244,31 @@ def rows(engine: Engine, view: TableView, q: RowsQuery, lookups: Lookups | None 
         total = int(counted[0][0])
     shown = [n for n in names if n not in (FILE, ROW)]
     return Page(view.version, [view.column(n) for n in shown], records, next_cursor, total)
+
+
+def _exact(view: TableView, q: RowsQuery, found: pa.Table, cursor: dict[str, Any] | None) -> Page:
+    """The page when the key index has answered the whole question (one filter, on the key; no
+    sort): the rows it found are exactly the answer, in their place order, so the engine has
+    nothing left to do and is skipped (it would cost more than the rest of the request)."""
+    if cursor is not None and cursor["s"]:
+        raise InvalidInput("cursor: it was made for another sort order; start again without it")
+    names = [view.column(s).name for s in q.select] if q.select else [c.name for c in view.columns]
+    rows = found.take(pc.sort_indices(found, [(FILE, "ascending"), (ROW, "ascending")]))
+    if cursor is not None:
+        file, row = cursor["p"]
+        after = pc.or_(
+            pc.greater(rows[FILE], file),
+            pc.and_(pc.equal(rows[FILE], file), pc.greater(rows[ROW], int(row))),
+        )
+        rows = rows.filter(after)
+    page = plain(rows.select([*names, FILE, ROW]).slice(0, q.limit))
+    records = page.to_pylist()
+    more = rows.num_rows > q.limit
+    next_cursor = encode_cursor(view.version, [], records[-1]) if more and records else None
+    for r in records:
+        del r[FILE], r[ROW]
+    total = found.num_rows if q.include_total else None
+    return Page(view.version, [view.column(n) for n in names], records, next_cursor, total)
 
 
 def aggregate(engine: Engine, view: TableView, q: AggregateQuery) -> Aggregate:
