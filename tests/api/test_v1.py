@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from fastapi.testclient import TestClient
 
 from cityhub.hub import Hub
@@ -205,3 +207,15 @@ def test_unsorted_pages_follow_the_files_of_the_version(
                 break
         firsts = [person_id(i) for i in range(250)]
         assert len(seen) == 295 and sorted(seen) == sorted(firsts + firsts[:45])
+
+
+def test_the_api_documentation_works_offline(served: tuple[Hub, TestClient]) -> None:
+    """/docs loads its script and style from this server, never from a CDN."""
+    _, client = served
+    page = client.get("/docs")
+    assert page.status_code == 200
+    assets = re.findall(r'(?:src|href)="([^"]+)"', page.text)
+    assert assets and all(a.startswith("/") for a in assets), assets
+    for asset in assets:
+        assert client.get(asset).status_code == 200, asset
+    assert client.get("/openapi.json").json()["info"]["title"] == "cityhub"

@@ -6,6 +6,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+from fastapi_offline import FastAPIOffline
 
 from cityhub import __version__
 from cityhub.access import Door
@@ -41,7 +42,9 @@ def create_app(hub: Hub | None = None) -> FastAPI:
             if hub is None:
                 opened.close()
 
-    app = FastAPI(
+    # The API's documentation pages with their assets from the installed package, not a CDN:
+    # the center's networks are often closed.
+    app = FastAPIOffline(
         title="cityhub",
         version=__version__,
         summary="城市大数据中心 · a city's big data center: catalog and data on demand",
