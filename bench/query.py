@@ -66,10 +66,12 @@ from cityhub.config import Settings
 from cityhub.demo import generate
 from cityhub.hub import Hub
 from cityhub.ingest import apply_catalog, load_manifest, sync_file
-city = generate(Path(sys.argv[1]), scale=float(sys.argv[2]), seed=int(sys.argv[3]))
+out = Path(sys.argv[1])
+if not (out / "city.toml").is_file():  # the same seed gives the same files: reuse them
+    generate(out, scale=float(sys.argv[2]), seed=int(sys.argv[3]))
 hub = Hub(Settings(home=Path(sys.argv[4])))
 hub.init()
-manifest = load_manifest(city.manifest)
+manifest = load_manifest(out / "city.toml")
 apply_catalog(hub, manifest)
 for job in manifest.jobs():
     sync_file(hub, job.dataset, job.path, job.options)

@@ -8,13 +8,13 @@ import sys
 import pytest
 from alembic import command
 from sqlalchemy import delete, func, inspect, select, table
+from sqlalchemy.orm import Session
 
-from cityhub.catalog import service
+from cityhub.catalog import CatalogCache, service
 from cityhub.catalog.db import Database, alembic_config
 from cityhub.catalog.models import Dataset, Department, FieldInfo
 from cityhub.catalog.search import (
     FACETS,
-    SearchCache,
     SearchResult,
     index_dataset,
     reindex_all,
@@ -321,20 +321,24 @@ def test_migration_downgrade_drops_the_index(db: Database) -> None:
 def test_cached_answers_follow_every_change_of_the_catalog(db: Database) -> None:
     """A repeated question is answered from the cache until the catalog changes: a new
     dataset, a renamed one or a field's new title all reach the next answer."""
-    cache = SearchCache()
+    cache = CatalogCache()
+
+    def ask(s: Session, who: str, q: str) -> SearchResult:
+        return cache.get(s, (who, q), lambda: search(s, q))
+
     with db.session() as s:
         service.upsert_department(s, "330400-JT", "市交通运输局")
         service.upsert_dataset(s, "JT-001", "330400-JT", name="道路交通流量监测")
     with db.session() as s:
-        first = cache.search(s, "public", "交通")
-        assert cache.search(s, "public", "交通") is first and first.total == 1
-        assert cache.search(s, "operator", "交通") is not first  # another kind of caller
+        first = ask(s, "public", "交通")
+        assert ask(s, "public", "交通") is first and first.total == 1
+        assert ask(s, "operator", "交通") is not first  # another kind of caller
     with db.session() as s:
         service.upsert_dataset(s, "JT-002", "330400-JT", name="公交线路交通信息")
     with db.session() as s:
-        assert cache.search(s, "public", "交通").total == 2
-        assert cache.search(s, "public", "车道").total == 0
+        assert ask(s, "public", "交通").total == 2
+        assert ask(s, "public", "车道").total == 0
     with db.session() as s:
         service.declare_fields(s, service.get_dataset(s, "JT-001"), [{"title": "车道编号"}])
     with db.session() as s:
-        assert cache.search(s, "public", "车道").total == 1
+        assert ask(s, "public", "车道").total == 1

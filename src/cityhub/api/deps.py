@@ -11,7 +11,7 @@ from fastapi import Query, Request
 from sqlalchemy.orm import Session
 
 from cityhub.access import Caller, Door, operator, public
-from cityhub.catalog import SearchCache
+from cityhub.catalog import CatalogCache
 from cityhub.errors import CityhubError
 from cityhub.hub import Hub
 from cityhub.query import Engine
@@ -38,7 +38,7 @@ class Services:
     door: Door
     base_url: str
     lookups: Lookups
-    searches: SearchCache = field(default_factory=SearchCache)
+    answers: CatalogCache = field(default_factory=CatalogCache)  # search, figures
 
 
 def services_of(request: Request) -> Services:

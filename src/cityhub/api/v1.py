@@ -21,6 +21,7 @@ from cityhub.api.deps import (
 )
 from cityhub.catalog import service
 from cityhub.catalog.models import Dataset, Department, FieldInfo
+from cityhub.catalog.search import search as catalog_search
 from cityhub.catalog.vocab import OpenType, ShareType, UpdateCycle
 from cityhub.query import AggregateQuery, RowsQuery, aggregate, rows
 from cityhub.query.spec import parse_filter, parse_group, parse_metric, split_list
@@ -93,8 +94,8 @@ def _dataset(ds: Dataset, fields: list[FieldInfo] | None = None) -> dict[str, An
 
 
 @router.get("/stats", summary="The center's headline figures (统计)")
-def stats(db: Db) -> dict[str, Any]:
-    st = service.stats(db)
+def stats(svc: Svc, db: Db) -> dict[str, Any]:
+    st = svc.answers.get(db, "stats", lambda: service.stats(db))
     return {
         "departments_connected": st.departments_connected,
         "departments_cataloged": st.departments_cataloged,
@@ -139,18 +140,22 @@ def datasets(
     limit: Annotated[int, Query(ge=0, le=1000)] = 20,
     offset: Annotated[int, Query(ge=0)] = 0,
 ) -> dict[str, Any]:
-    found = svc.searches.search(
+    facets = (department, theme, share_type, open_type, format)
+    found = svc.answers.get(
         db,
-        policy.visibility(who),
-        q,
-        department=department,
-        theme=theme,
-        share_type=share_type,
-        open_type=open_type,
-        format=format,
-        limit=limit,
-        offset=offset,
-        where=policy.dataset_filter(who),
+        ("search", policy.visibility(who), q, facets, limit, offset),
+        lambda: catalog_search(
+            db,
+            q,
+            department=department,
+            theme=theme,
+            share_type=share_type,
+            open_type=open_type,
+            format=format,
+            limit=limit,
+            offset=offset,
+            where=policy.dataset_filter(who),
+        ),
     )
     return {
         "total": found.total,

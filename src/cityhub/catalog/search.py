@@ -16,8 +16,7 @@ import logging
 import re
 import threading
 import unicodedata
-from collections import OrderedDict
-from collections.abc import Hashable, Iterable
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 from typing import Any, Protocol
 
@@ -417,53 +416,3 @@ def _excerpt(text: str, pattern: re.Pattern[str] | None) -> str:
     if start + _SNIPPET_CHARS < len(text):
         out.append("…")
     return "".join(out)
-
-
-def catalog_stamp(session: Session) -> tuple[Any, ...]:
-    """What changes whenever a search answer may: the datasets' count and latest `updated_at`
-    (a field's change moves its dataset's, see catalog.models) and the departments' count."""
-    row = session.execute(
-        sa.select(
-            sa.func.count(Dataset.id),
-            sa.func.max(Dataset.updated_at),
-            sa.select(sa.func.count(Department.id)).scalar_subquery(),
-        )
-    ).one()
-    return tuple(row)
-
-
-class SearchCache:
-    """Search answers kept per catalog state and per kind of caller.
-
-    A catalog changes only when a sync or a steward writes to it, while portals and clients ask
-    the same popular questions over and over: an answer is kept until the catalog's stamp moves,
-    so a repeated question costs one small query instead of the full-text search and its facets.
-    `visibility` must be equal exactly for callers who may see the same datasets.
-    """
-
-    def __init__(self, size: int = 2048) -> None:
-        self._size = size
-        self._answers: OrderedDict[Hashable, SearchResult] = OrderedDict()
-        self._lock = threading.Lock()
-
-    def search(
-        self,
-        session: Session,
-        visibility: Hashable,
-        q: str | None,
-        *,
-        where: sa.ColumnElement[bool] | None = None,
-        **options: Any,
-    ) -> SearchResult:
-        key = (catalog_stamp(session), visibility, q, tuple(sorted(options.items())))
-        with self._lock:
-            found = self._answers.get(key)
-            if found is not None:
-                self._answers.move_to_end(key)
-                return found
-        found = search(session, q, where=where, **options)
-        with self._lock:
-            self._answers[key] = found
-            while len(self._answers) > self._size:
-                self._answers.popitem(last=False)
-        return found

@@ -1,0 +1,60 @@
+"""Answers about the catalog kept until the catalog changes.
+
+A catalog changes only when a sync or a steward writes to it, while portals and clients ask the
+same questions over and over (the center's figures, popular searches): an answer is kept until
+the catalog's stamp moves, so a repeated question costs one small query instead of the full
+work behind it.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from collections.abc import Callable, Hashable
+from typing import Any, TypeVar
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+
+from cityhub.catalog.models import Dataset, Department
+
+T = TypeVar("T")
+
+
+def catalog_stamp(session: Session) -> tuple[Any, ...]:
+    """What moves whenever an answer about the catalog may change: the datasets' count and
+    latest `updated_at` (a field's change moves its dataset's, see catalog.models) and the
+    departments' count."""
+    row = session.execute(
+        sa.select(
+            sa.func.count(Dataset.id),
+            sa.func.max(Dataset.updated_at),
+            sa.select(sa.func.count(Department.id)).scalar_subquery(),
+        )
+    ).one()
+    return tuple(row)
+
+
+class CatalogCache:
+    """The latest answers (at most `size`), each under the stamp it was computed at. A key must
+    name everything the answer depends on besides the catalog, such as what kind of caller asked
+    (callers who may see different datasets get different answers)."""
+
+    def __init__(self, size: int = 2048) -> None:
+        self._size = size
+        self._answers: OrderedDict[Hashable, Any] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, session: Session, key: Hashable, compute: Callable[[], T]) -> T:
+        stamped = (catalog_stamp(session), key)
+        with self._lock:
+            if stamped in self._answers:
+                self._answers.move_to_end(stamped)
+                found: T = self._answers[stamped]
+                return found
+        answer = compute()
+        with self._lock:
+            self._answers[stamped] = answer
+            while len(self._answers) > self._size:
+                self._answers.popitem(last=False)
+        return answer
