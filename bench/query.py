@@ -181,6 +181,7 @@ def pick(server: Server) -> dict[str, Any]:
         )
     ]
     person = max(people, key=lambda r: r["row_count"])
+    keyed = [r["code"] for r in connected if r["lookup"]]
     # The filter and the group: the largest table's text field with the fewest distinct values
     # but at least ten (a route, a station, a district), and its most common value.
     texts = [
@@ -194,20 +195,27 @@ def pick(server: Server) -> dict[str, Any]:
     return {
         "person": person,
         "largest": largest,
+        "keyed": keyed,
         "group": group["name"],
         "value": value,
         "number": numbers[0]["name"] if numbers else None,
     }
 
 
-def wait_for_index(server: Server, code: str, seconds: float = 900) -> float:
+def wait_for_indexes(server: Server, codes: list[str], seconds: float = 1800) -> float:
+    """Until every key index the server builds is ready: a build running beside the
+    measurements would take their CPU."""
     began = time.time()
-    while time.time() - began < seconds:
-        record, _ = server.get(f"/api/v1/datasets/{urllib.parse.quote(code)}")
+    waiting = list(codes)
+    while waiting:
+        if time.time() - began > seconds:
+            raise SystemExit(f"key indexes not ready after {seconds:.0f} s: {waiting}")
+        record, _ = server.get(f"/api/v1/datasets/{urllib.parse.quote(waiting[0])}")
         if record["lookup"]["index"] == "ready":
-            return time.time() - began
-        time.sleep(1)
-    raise SystemExit(f"the key index of {code} was not ready after {seconds:.0f} s")
+            waiting.pop(0)
+        else:
+            time.sleep(1)
+    return time.time() - began
 
 
 def sample_keys(lake_files: list[str], field: str, n: int) -> list[str]:
@@ -275,7 +283,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         w = pick(server)
         person, largest = w["person"], w["largest"]
         key = person["lookup"]["field"]
-        index_wait = wait_for_index(server, person["code"])
+        index_wait = wait_for_indexes(server, [person["code"], *w["keyed"]])
         from cityhub.config import Settings
         from cityhub.lake import Lake
 
@@ -343,7 +351,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             "code": person["code"],
             "rows": person["row_count"],
             "key": key,
-            "index_ready_after_seconds": index_wait,
+            "indexes_ready_after_seconds": index_wait,
         },
         "largest_table": {
             "code": largest["code"],
@@ -423,8 +431,8 @@ def write_results(r: dict[str, Any]) -> None:
     md = [
         f"# Query benchmark (scale {r['scale']:g}, {r['machine']})",
         "",
-        f"Person table {p['code']} ({p['rows']:,} rows, key {p['key']}; its key index was ready "
-        f"{p['index_ready_after_seconds']:.0f} s after the server started). Largest table "
+        f"Person table {p['code']} ({p['rows']:,} rows, key {p['key']}; the key indexes were "
+        f"ready {p['indexes_ready_after_seconds']:.0f} s after the server started). Largest table "
         f"{lt['code']} ({lt['rows']:,} rows; filter {lt['filter']}; group by {lt['group_by']}, "
         f"{', '.join(lt['metrics'])}). HTTP: 16 keep-alive connections from a second process.",
         "",
