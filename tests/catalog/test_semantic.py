@@ -7,12 +7,17 @@ import decimal
 import random
 
 import pyarrow as pa
+import pyarrow.compute as pc
 import pytest
 
 from cityhub import identifiers as ids
 from cityhub.catalog.semantic import (
+    _ASCII_ONLY,
+    _NEVER_ASCII,
+    _NUMBER,
     DEFAULT_GRADES,
     SEMANTIC_TYPES,
+    _mask,
     default_grade,
     detect_semantic,
     title_hints,
@@ -261,3 +266,31 @@ def test_highly_sensitive_titles_are_l4(title: str) -> None:
 def test_l4_english_hints_are_whole_words() -> None:
     assert default_grade(None, "surface_area") == "L1"  # contains "face"
     assert default_grade(None, "minority_share") == "L1"  # contains "minor"
+
+
+@pytest.mark.parametrize("hinted", [True, False])
+def test_ascii_pruning_never_hides_a_type(hinted: bool) -> None:
+    """detect_semantic skips a type's mask when too few values are ASCII (or non-ASCII) for it:
+    that is only sound if the mask accepts nothing else, on any kind of value."""
+    pool = (
+        names(30)
+        + addresses(30)
+        + mobiles(30)
+        + landlines(30)
+        + id_cards(30)
+        + credit_codes(30)
+        + bank_cards(30)
+        + plates(30)
+        + emails(30)
+        + random_digits(30, 6)
+        + ["120.75", "30.76", "2024-05-01", "2024年5月1日", "0573-8205 1234转12", "ı", "ſ"]
+    )
+    s = ids.as_strings(pa.array(pool))
+    ascii_values = pc.string_is_ascii(s)
+    for typ in sorted(_ASCII_ONLY | _NEVER_ASCII):
+        if typ in ("longitude", "latitude"):
+            accepted = pc.match_substring_regex(s, _NUMBER)
+        else:
+            accepted = _mask(typ, s, hinted=hinted)
+        allowed = ascii_values if typ in _ASCII_ONLY else pc.invert(ascii_values)
+        assert not pc.any(pc.and_(accepted, pc.invert(allowed))).as_py(), typ

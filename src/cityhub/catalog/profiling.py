@@ -96,33 +96,42 @@ def _sample_sql(relation: str, columns: list[tuple[str, str, str]], sample_rows:
     )
 
 
-def _top_values(values: pa.Array, k: int, scale: float) -> list[dict[str, Any]]:
+_UNSUPPORTED = (pa.ArrowNotImplementedError, pa.ArrowInvalid, pa.ArrowTypeError)
+
+
+def _value_counts(values: pa.Array) -> pa.StructArray | None:
+    """The distinct values, in order of first appearance, with their counts; None for values
+    that cannot be hashed (nested). One hash pass serves top values, examples and distinct."""
+    try:
+        return pc.value_counts(values)
+    except _UNSUPPORTED:
+        return None
+
+
+def _top_values(counts: pa.StructArray | None, k: int, scale: float) -> list[dict[str, Any]]:
     """The k most frequent non-null values, ties broken by value for stable output.
 
     From a partial sample (scale > 1) a value seen once says nothing about its frequency, so
     only values seen at least twice are reported, with counts scaled to the whole relation.
     """
-    if k <= 0 or len(values) == 0:
+    if k <= 0 or counts is None or len(counts) == 0:
         return []
+    table = pa.table({"v": counts.field("values"), "n": counts.field("counts")})
+    if scale > 1:  # before sorting: in an identifier's column that leaves next to nothing
+        table = table.filter(pc.greater_equal(table["n"], 2))
     try:
-        counts = pc.value_counts(values)
-        table = pa.table({"v": counts.field("values"), "n": counts.field("counts")})
         order = pc.sort_indices(table, sort_keys=[("n", "descending"), ("v", "ascending")])
-    except (pa.ArrowNotImplementedError, pa.ArrowInvalid, pa.ArrowTypeError):
-        return []  # nested or otherwise unhashable/unsortable values
-    if scale > 1:
-        order = order.filter(pc.greater_equal(table["n"].take(order), 2))
+    except _UNSUPPORTED:
+        return []  # unsortable values
     top = table.take(order[:k]).to_pylist()
     return [{"value": json_safe(r["v"]), "count": round(r["n"] * scale)} for r in top]
 
 
-def _examples(values: pa.Array, k: int) -> list[Any]:
+def _examples(values: pa.Array, counts: pa.StructArray | None, k: int) -> list[Any]:
+    """The first k distinct values (the first k values when they cannot be told apart)."""
     if k <= 0 or len(values) == 0:
         return []
-    try:
-        distinct = pc.unique(values)
-    except (pa.ArrowNotImplementedError, pa.ArrowInvalid, pa.ArrowTypeError):
-        distinct = values
+    distinct = values if counts is None else counts.field("values")
     return [json_safe(v) for v in distinct[:k].to_pylist()]
 
 
@@ -150,17 +159,21 @@ def _profile(
         )
         non_null, distinct, low, high = counts[i]
         nulls = rows - non_null
+        value_counts = _value_counts(values) if len(values) else None
+        sampled = distinct is None  # estimated from the sample
+        if distinct is None:
+            distinct = _estimate_distinct(len(values), value_counts, non_null)
         profiles[name] = {
             "rows": rows,
             "nulls": nulls,
             "null_rate": nulls / rows if rows else 0.0,
-            "distinct": distinct if distinct is not None else estimate_distinct(values, non_null),
-            "distinct_sampled": distinct is None,  # estimated from the sample
+            "distinct": distinct,
+            "distinct_sampled": sampled,
             "min": json_safe(None if dtype in _OPAQUE else low),
             "max": json_safe(None if dtype in _OPAQUE else high),
-            "top": [] if dtype in _OPAQUE else _top_values(values, top_k, scale),
+            "top": [] if dtype in _OPAQUE else _top_values(value_counts, top_k, scale),
             "top_exact": exact,
-            "samples": _examples(values, samples),
+            "samples": _examples(values, value_counts, samples),
             "sample_rows": taken,
             "semantic_type": semantic,
             "grade": default_grade(semantic, hint_text),
@@ -172,13 +185,16 @@ def estimate_distinct(values: pa.Array, total: int) -> int:
     """Distinct values among `total` non-null ones, from a sample of them: exact when the sample
     is all of them; all distinct when every sampled value is; else the GEE estimator
     (sqrt(total/n) × singletons + the values seen more than once), kept within bounds."""
-    n = len(values)
+    return _estimate_distinct(len(values), _value_counts(values) if len(values) else None, total)
+
+
+def _estimate_distinct(n: int, value_counts: pa.StructArray | None, total: int) -> int:
+    """estimate_distinct from the sample's `n` values counted by value (None: not hashable)."""
     if n == 0:
         return 0
-    try:
-        counts = pc.value_counts(values).field("counts")
-    except (pa.ArrowNotImplementedError, pa.ArrowInvalid, pa.ArrowTypeError):
+    if value_counts is None:
         return min(n, total)
+    counts = value_counts.field("counts")
     seen = len(counts)
     if n >= total:
         return seen
@@ -189,14 +205,16 @@ def estimate_distinct(values: pa.Array, total: int) -> int:
     return int(min(max(guess, seen), total))
 
 
-def _footer_stats(files: list[str], names: list[str]) -> tuple[int, list[tuple[int, Any, Any]]]:
+def _footer_stats(
+    files: list[pq.ParquetFile], names: list[str]
+) -> tuple[int, list[tuple[int, Any, Any]]]:
     """Rows, and per column (non-null count, min, max), from the Parquet footers alone."""
     rows = 0
     nulls = dict.fromkeys(names, 0)
     low: dict[str, Any] = dict.fromkeys(names)
     high: dict[str, Any] = dict.fromkeys(names)
-    for f in files:
-        meta = pq.ParquetFile(f).metadata
+    for pf in files:
+        meta = pf.metadata
         rows += meta.num_rows
         index = {meta.schema.column(j).name: j for j in range(meta.num_columns)}
         for g in range(meta.num_row_groups):
@@ -216,16 +234,15 @@ def _footer_stats(files: list[str], names: list[str]) -> tuple[int, list[tuple[i
 
 
 def _spread_sample(
-    files: list[str], names: list[str], sample_rows: int, groups: int = 8
+    files: list[pq.ParquetFile], names: list[str], sample_rows: int, groups: int = 8
 ) -> pa.Table:
     """The first rows of up to `groups` row groups spread evenly over the files."""
-    where = [(f, g) for f in files for g in range(pq.ParquetFile(f).metadata.num_row_groups)]
+    where = [(pf, g) for pf in files for g in range(pf.metadata.num_row_groups)]
     step = max(1, len(where) // groups)
     picked = where[::step][:groups]
     per = max(1, math.ceil(sample_rows / max(1, len(picked))))
     parts = []
-    for f, g in picked:
-        pf = pq.ParquetFile(f)
+    for pf, g in picked:
         present = [n for n in names if n in pf.schema_arrow.names]
         batch = next(pf.iter_batches(batch_size=per, row_groups=[g], columns=present), None)
         if batch is not None:
@@ -246,13 +263,17 @@ def profile_files(
     if not columns:
         return {}
     names = [name for name, _, _ in columns]
-    rows, stats = _footer_stats(files, names)
-    if rows <= sample_rows:
-        listed = ", ".join("'" + f.replace("'", "''") + "'" for f in files)
-        relation = f"read_parquet([{listed}], union_by_name = true)" if files else None
-        if relation is not None:
+    opened = [pq.ParquetFile(f) for f in files]  # each footer is read once
+    try:
+        rows, stats = _footer_stats(opened, names)
+        if rows <= sample_rows and files:
+            listed = ", ".join("'" + f.replace("'", "''") + "'" for f in files)
+            relation = f"read_parquet([{listed}], union_by_name = true)"
             return profile_columns(con, relation, columns, sample_rows, top_k, samples)
-    sample = _spread_sample(files, names, sample_rows)
+        sample = _spread_sample(opened, names, sample_rows)
+    finally:
+        for pf in opened:
+            pf.close()
     for name in names:  # columns absent from the sampled files are null there
         if name not in sample.column_names:
             sample = sample.append_column(name, pa.nulls(sample.num_rows))

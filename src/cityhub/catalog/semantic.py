@@ -229,6 +229,42 @@ def _share(mask: pa.Array | pa.ChunkedArray, n: int) -> float:
     return pc.sum(pc.cast(mask, pa.int64())).as_py() / n if n else 0.0
 
 
+#: Types whose valid values are all ASCII, and types whose valid values all hold a Han character.
+_ASCII_ONLY = frozenset(
+    {"id_card", "credit_code", "bank_card", "email", "mobile", "postcode", "longitude", "latitude"}
+)
+_NEVER_ASCII = frozenset({"plate", "address", "person_name"})
+
+
+class _Distinct:
+    """A column's distinct strings and how often each occurs: every mask then runs once per
+    distinct value (a coded column holds a few dozen in 2,000), shares still count every one."""
+
+    def __init__(self, s: pa.Array) -> None:
+        counts = pc.value_counts(s)
+        self.values: pa.Array = counts.field("values")
+        self.counts: pa.Array = counts.field("counts")
+        self.n = len(s)
+        self._ascii: int | None = None
+
+    def _hits(self, mask: pa.Array) -> int:
+        return int(pc.sum(pc.if_else(mask, self.counts, 0)).as_py() or 0)
+
+    def share(self, mask: pa.Array) -> float:
+        return self._hits(mask) / self.n if self.n else 0.0
+
+    def may_reach(self, typ: str, threshold: float) -> bool:
+        """False when `typ` cannot reach `threshold` whatever its mask says, as the mask only
+        accepts ASCII values (or only non-ASCII ones) and too few are: one cheap kernel saves a
+        mask of several regexes and checksums (Chinese text columns, code columns)."""
+        if typ not in _ASCII_ONLY and typ not in _NEVER_ASCII:
+            return True
+        if self._ascii is None:
+            self._ascii = self._hits(pc.string_is_ascii(self.values))
+        possible = self._ascii if typ in _ASCII_ONLY else self.n - self._ascii
+        return self.n > 0 and possible / self.n >= threshold
+
+
 def _re(s: pa.Array, pattern: str) -> pa.Array:
     return pc.fill_null(pc.match_substring_regex(s, pattern), False)
 
@@ -238,10 +274,11 @@ def _in_range(numbers: pa.Array, typ: str) -> pa.Array:
     return pc.fill_null(pc.and_(pc.greater_equal(numbers, lo), pc.less_equal(numbers, hi)), False)
 
 
-def _coordinate_share(s: pa.Array, typ: str) -> float:
+def _coordinate_share(d: _Distinct, typ: str) -> float:
+    s = d.values
     numeric = _re(s, _NUMBER)
     numbers = pc.cast(pc.if_else(numeric, s, pa.scalar("0", pa.string())), pa.float64())
-    return _share(pc.and_(numeric, _in_range(numbers, typ)), len(s))
+    return d.share(pc.and_(numeric, _in_range(numbers, typ)))
 
 
 def _name_mask(s: pa.Array) -> pa.Array:
@@ -329,26 +366,31 @@ def detect_semantic(
         return None
     s = ids.as_strings(values)
     s = s.filter(pc.not_equal(s, ""))
-    n = len(s)
-    if n == 0:
+    if len(s) == 0:
         return None
+    d = _Distinct(s)
 
     for typ in SEMANTIC_TYPES:
         if typ not in hints:
             continue
         if typ in _RANGES:
-            if _coordinate_share(s, typ) >= threshold:
+            if d.may_reach(typ, threshold) and _coordinate_share(d, typ) >= threshold:
                 return typ
-        elif _share(_mask(typ, s, hinted=True), n) >= hinted_threshold:
+        elif (
+            d.may_reach(typ, hinted_threshold)
+            and d.share(_mask(typ, d.values, hinted=True)) >= hinted_threshold
+        ):
             return typ
     if hints & {"mobile", "landline"}:
-        mobiles, landlines = ids.mobile_mask(s), ids.landline_mask(s)
-        if _share(pc.or_(mobiles, landlines), n) >= hinted_threshold:
-            return "mobile" if _share(mobiles, n) >= _share(landlines, n) else "landline"
+        mobiles, landlines = ids.mobile_mask(d.values), ids.landline_mask(d.values)
+        if d.share(pc.or_(mobiles, landlines)) >= hinted_threshold:
+            return "mobile" if d.share(mobiles) >= d.share(landlines) else "landline"
 
-    if n >= MIN_UNHINTED:
+    if d.n >= MIN_UNHINTED:
         for typ in _UNHINTED:
-            if _share(_mask(typ, s, hinted=False), n) >= threshold:
+            if d.may_reach(typ, threshold) and (
+                d.share(_mask(typ, d.values, hinted=False)) >= threshold
+            ):
                 return typ
     return None
 

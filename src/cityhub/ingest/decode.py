@@ -25,6 +25,7 @@ from cityhub.ingest import iconv
 from cityhub.ingest.source import Reject
 
 SAMPLE_BYTES = 1 << 20
+_MOSTLY_PIECE = 64 << 10
 BLOCK_BYTES = 16 << 20
 PART_BYTES = 64 << 20  # transcoded parts the engine scans while later ones decode
 _GB_FAMILY = {"gb2312", "gbk", "gb18030", "hz", "cp936", "euc_cn", "hz_gb_2312"}
@@ -80,10 +81,24 @@ def _decodes(chunks: list[bytes], encoding: str) -> bool:
 def _mostly(chunks: list[bytes], encoding: str) -> bool:
     """The encoding of a file with a few damaged bytes (their lines are rejected later): almost
     every non-ASCII character decodes. UTF-8 is tried first: GB18030 would also accept most UTF-8
-    byte pairs and turn the whole file into mojibake."""
-    text = "".join(c.decode(encoding, errors="replace") for c in chunks)
-    non_ascii = len(text) - len(text.encode("ascii", errors="ignore"))
-    return non_ascii > 0 and text.count("\ufffd") <= non_ascii * 0.01
+    byte pairs and turn the whole file into mojibake.
+
+    Decoded in pieces, stopping as soon as the answer is no even if every byte left were to
+    decode to a non-ASCII character (a GBK file fails UTF-8 within the first piece)."""
+    bad = non_ascii = 0
+    left = sum(len(c) for c in chunks)
+    for chunk in chunks:
+        decoder = codecs.getincrementaldecoder(encoding)(errors="replace")
+        for start in range(0, len(chunk), _MOSTLY_PIECE):
+            piece = chunk[start : start + _MOSTLY_PIECE]
+            left -= len(piece)
+            text = decoder.decode(piece, final=start + _MOSTLY_PIECE >= len(chunk))
+            bad += text.count("\ufffd")
+            non_ascii += len(text) - len(text.encode("ascii", errors="ignore"))
+            # A byte yields at most one character; + 4 for the bytes the decoder still holds.
+            if bad > (non_ascii + left + 4) * 0.01:
+                return False
+    return non_ascii > 0 and bad <= non_ascii * 0.01
 
 
 def detect_encoding(path: Path) -> str:

@@ -24,7 +24,7 @@ import pyarrow.compute as pc
 from deltalake.exceptions import DeltaError
 
 from cityhub.catalog import service
-from cityhub.catalog.models import FieldInfo, SchemaChange, SyncRun
+from cityhub.catalog.models import Dataset, FieldInfo, SchemaChange, SyncRun
 from cityhub.catalog.names import assign_names
 from cityhub.catalog.profiling import profile_files
 from cityhub.catalog.search import index_dataset
@@ -206,20 +206,20 @@ class _Known:
     connected: bool
 
     @classmethod
-    def load(cls, hub: Hub, code: str) -> _Known:
-        with hub.db.session() as s:
-            ds = service.get_dataset(s, code)
-            present = [f for f in ds.fields if f.present]
-            return cls(
-                names={f.title: f.name for f in ds.fields},
-                types={f.title: DataType(f.data_type) for f in present},
-                columns=[Column(f.title, DataType(f.data_type)) for f in present],
-                keys=list(ds.key_fields),
-                connected=ds.connected,
-            )
+    def of(cls, ds: Dataset) -> _Known:
+        present = [f for f in ds.fields if f.present]
+        return cls(
+            names={f.title: f.name for f in ds.fields},
+            types={f.title: DataType(f.data_type) for f in present},
+            columns=[Column(f.title, DataType(f.data_type)) for f in present],
+            keys=list(ds.key_fields),
+            connected=ds.connected,
+        )
 
 
-def _start_run(hub: Hub, code: str, path: Path, opts: SyncOptions) -> int:
+def _start_run(hub: Hub, code: str, path: Path, opts: SyncOptions) -> tuple[int, _Known]:
+    """Record the run as started (so a failure is recorded too), reading what the catalog
+    knows of the dataset in the same transaction."""
     with hub.db.session() as s:
         ds = service.get_dataset(s, code)
         run = SyncRun(
@@ -231,7 +231,7 @@ def _start_run(hub: Hub, code: str, path: Path, opts: SyncOptions) -> int:
         )
         s.add(run)
         s.flush()
-        return run.id
+        return run.id, _Known.of(ds)
 
 
 def sync_file(
@@ -244,11 +244,11 @@ def sync_file(
     """Load `path` into dataset `code` as a new version. Raises SyncFailed (or a SourceError)
     after recording the failed run; the dataset's last good version is then untouched."""
     opts = opts or SyncOptions()
-    run_id = _start_run(hub, code, path, opts)
+    run_id, known = _start_run(hub, code, path, opts)
     result = SyncResult(sync_id=run_id, dataset=code, source=str(path), status="running")
     began = time.perf_counter()
     try:
-        _run(hub, code, path, opts, result, progress)
+        _run(hub, code, path, opts, known, result, progress)
         result.status = "succeeded"
     except Exception as exc:
         result.status = "failed"
@@ -314,6 +314,7 @@ def _run(
     code: str,
     path: Path,
     opts: SyncOptions,
+    known: _Known,
     result: SyncResult,
     progress: Progress | None,
 ) -> None:
@@ -328,7 +329,6 @@ def _run(
     split: _Split | None = None
     try:
         prepared = _prepare(hub, con, path, opts, tag, progress)
-        known = _Known.load(hub, code)
         plans = _plan(con, prepared, known, tag)
         changes = (
             compare(known.columns, [Column(p.title, p.data_type) for p in plans])
