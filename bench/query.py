@@ -99,12 +99,12 @@ def free_port() -> int:
 
 
 class Server:
-    def __init__(self, home: Path) -> None:
+    def __init__(self, home: Path, workers: int) -> None:
         self.port = free_port()
         env = {**os.environ, "CITYHUB_HOME": str(home), "CITYHUB_OPERATOR_TOKEN": TOKEN}
         cli = str(Path(sys.executable).with_name("cityhub"))
         self.proc = subprocess.Popen(
-            [cli, "serve", "--port", str(self.port)],
+            [cli, "serve", "--port", str(self.port), "--workers", str(workers)],
             env=env,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.PIPE,
@@ -133,13 +133,15 @@ class Server:
         times = [self.get(paths[i % len(paths)])[1] for i in range(n)]
         return {"median_ms": statistics.median(times), "n": n}
 
-    def load(self, paths: list[str], requests: int, max_seconds: float) -> dict[str, Any]:
+    def load(
+        self, paths: list[str], requests: int, max_seconds: float, concurrency: int = 16
+    ) -> dict[str, Any]:
         spec = {
             "host": "127.0.0.1",
             "port": self.port,
             "paths": paths,
             "headers": {"Authorization": f"Bearer {TOKEN}"},
-            "concurrency": 16,
+            "concurrency": concurrency,
             "requests": requests,
             "max_seconds": max_seconds,
         }
@@ -278,7 +280,7 @@ def pg_time(sql: str, params_list: list[tuple[Any, ...]], n: int) -> dict[str, f
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
     home = ensure_city(args.work, args.scale, args.seed)
-    server = Server(home)
+    server = Server(home, args.workers)
     try:
         w = pick(server)
         person, largest = w["person"], w["largest"]
@@ -306,10 +308,12 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             "lookup": {
                 "server": server.server_ms(lookup_paths, 300),
                 "http": server.load(lookup_paths, 4000, 60),
+                "http1": server.load(lookup_paths, 1000, 30, concurrency=1),
             },
             "page": {
                 "server": server.server_ms(page_paths, 50),
                 "http": server.load(page_paths, 1000, 60),
+                "http1": server.load(page_paths, 200, 30, concurrency=1),
             },
             "groupby": {
                 "server": server.server_ms(group_paths, 10),
@@ -318,6 +322,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             "search": {
                 "server": server.server_ms(search_paths, 300),
                 "http": server.load(search_paths, 6000, 60),
+                "http1": server.load(search_paths, 1000, 30, concurrency=1),
             },
         }
     finally:
@@ -347,6 +352,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         "scale": args.scale,
         "seed": args.seed,
         "machine": f"{platform.machine()}, {os.cpu_count()} cores",
+        "workers": args.workers,
         "person_table": {
             "code": person["code"],
             "rows": person["row_count"],
@@ -383,8 +389,9 @@ def write_results(r: dict[str, Any]) -> None:
     ):
         o = ours[name]
         pg_ms = f"{pg[name]['median_ms']:.1f}" if name in pg else "-"
+        one = f"{o['http1']['p50_ms']:.1f}" if "http1" in o else "-"
         rows.append(
-            f"| {label} | {o['server']['median_ms']:.2f} | {o['http']['p50_ms']:.1f} | "
+            f"| {label} | {o['server']['median_ms']:.2f} | {one} | {o['http']['p50_ms']:.1f} | "
             f"{o['http']['p99_ms']:.1f} | {o['http']['rps']:.0f} | {pg_ms} |"
         )
     gb_s = ours["groupby"]["server"]["median_ms"] / 1000
@@ -434,10 +441,13 @@ def write_results(r: dict[str, Any]) -> None:
         f"Person table {p['code']} ({p['rows']:,} rows, key {p['key']}; the key indexes were "
         f"ready {p['indexes_ready_after_seconds']:.0f} s after the server started). Largest table "
         f"{lt['code']} ({lt['rows']:,} rows; filter {lt['filter']}; group by {lt['group_by']}, "
-        f"{', '.join(lt['metrics'])}). HTTP: 16 keep-alive connections from a second process.",
+        f"{', '.join(lt['metrics'])}). HTTP: 1 and 16 keep-alive connections from a "
+        f"second process; "
+        f"{r['workers']} server processes.",
         "",
-        "| query | server ms (median) | HTTP p50 ms | HTTP p99 ms | req/s | PostgreSQL ms |",
-        "|---|---|---|---|---|---|",
+        "| query | server ms (median) | HTTP p50 ms, 1 connection | HTTP p50 ms, 16 | "
+        "HTTP p99 ms, 16 | req/s, 16 | PostgreSQL ms |",
+        "|---|---|---|---|---|---|---|",
         *rows,
         "",
         "| target | measured | target | |",
@@ -453,6 +463,7 @@ def main() -> None:
     parser.add_argument("--scale", type=float, default=1.0)
     parser.add_argument("--seed", type=int, default=2017)
     parser.add_argument("--work", type=Path, default=HERE / "data")
+    parser.add_argument("--workers", type=int, default=2, help="server processes")
     args = parser.parse_args()
     random.seed(args.seed)
     write_results(run(args))

@@ -11,12 +11,13 @@ from pydantic import BaseModel, Field
 from sqlalchemy.orm import Session
 
 from cityhub.access import Caller, TableView
+from cityhub.api.answer import JSONRoute
 from cityhub.api.deps import Services, caller, services, session
 from cityhub.catalog.models import Dataset
 from cityhub.errors import NotFound
 from cityhub.query import sql as user_sql
 
-router = APIRouter(prefix="/api/v1", tags=["sql"])
+router = APIRouter(prefix="/api/v1", tags=["sql"], route_class=JSONRoute)
 
 
 class SqlRequest(BaseModel):

@@ -10,6 +10,7 @@ from fastapi import APIRouter, Depends, Query
 from sqlalchemy.orm import Session
 
 from cityhub.access import Caller, TableView, policy
+from cityhub.api.answer import JSONRoute
 from cityhub.api.deps import (
     FilterParam,
     SelectParam,
@@ -26,7 +27,7 @@ from cityhub.catalog.vocab import OpenType, ShareType, UpdateCycle
 from cityhub.query import AggregateQuery, RowsQuery, aggregate, rows
 from cityhub.query.spec import parse_filter, parse_group, parse_metric, split_list
 
-router = APIRouter(prefix="/api/v1", tags=["v1"])
+router = APIRouter(prefix="/api/v1", tags=["v1"], route_class=JSONRoute)
 Svc = Annotated[Services, Depends(services)]
 Who = Annotated[Caller, Depends(caller)]
 Db = Annotated[Session, Depends(session)]
