@@ -21,7 +21,8 @@ from typing import Any
 
 async def _one(
     reader: asyncio.StreamReader, writer: asyncio.StreamWriter, request: bytes
-) -> tuple[int, float]:
+) -> tuple[int, float, float | None]:
+    """Status, milliseconds on the wire, and the server's own milliseconds (Server-Timing)."""
     began = time.perf_counter()
     writer.write(request)
     await writer.drain()
@@ -29,10 +30,13 @@ async def _one(
     status = int(head.split(b" ", 2)[1])
     length = 0
     chunked = False
+    server = None
     for line in head.split(b"\r\n")[1:]:
         name, _, value = line.partition(b":")
         if name.lower() == b"content-length":
             length = int(value)
+        elif name.lower() == b"server-timing" and b"dur=" in value:
+            server = float(value.split(b"dur=")[1].split(b",")[0])
         elif name.lower() == b"transfer-encoding" and b"chunked" in value.lower():
             chunked = True
     if chunked:
@@ -43,7 +47,7 @@ async def _one(
                 break
     else:
         await reader.readexactly(length)
-    return status, (time.perf_counter() - began) * 1000
+    return status, (time.perf_counter() - began) * 1000, server
 
 
 async def _run(spec: dict[str, Any]) -> dict[str, Any]:
@@ -54,6 +58,7 @@ async def _run(spec: dict[str, Any]) -> dict[str, Any]:
     ]
     total, deadline = int(spec["requests"]), time.perf_counter() + float(spec["max_seconds"])
     latencies: list[float] = []
+    server_ms: list[float] = []
     errors = 0
     sent = 0
 
@@ -64,8 +69,10 @@ async def _run(spec: dict[str, Any]) -> dict[str, Any]:
             while sent < total and time.perf_counter() < deadline:
                 request = requests[sent % len(requests)]
                 sent += 1
-                status, ms = await _one(reader, writer, request)
+                status, ms, own = await _one(reader, writer, request)
                 latencies.append(ms)
+                if own is not None:
+                    server_ms.append(own)
                 errors += status >= 400
         finally:
             writer.close()
@@ -87,6 +94,7 @@ async def _run(spec: dict[str, Any]) -> dict[str, Any]:
         "p90_ms": pct(0.90),
         "p99_ms": pct(0.99),
         "max_ms": ordered[-1],
+        "server_p50_ms": statistics.median(server_ms) if server_ms else None,
     }
 
 
