@@ -45,6 +45,7 @@ class Lookups:
         self._wanted: dict[IndexKey, list[str]] = {}  # queued or building: the version's files
         self._lock = threading.Lock()
         self._queue: queue.Queue[IndexKey | None] = queue.Queue()
+        self._closed = threading.Event()
         self._worker = threading.Thread(target=self._build_loop, name="key-index", daemon=True)
         self._worker.start()
 
@@ -128,7 +129,8 @@ class Lookups:
             try:
                 if key is None:
                     return
-                self._build(key)
+                if not self._closed.is_set():  # builds still queued at shutdown are dropped
+                    self._build(key)
             except Exception:  # a failed build only costs speed; the query scans
                 log.exception("could not build the key index of %s", key)
             finally:
@@ -174,5 +176,6 @@ class Lookups:
         log.info("key index of %s v%d by %s built", key.code, key.version, key.field)
 
     def close(self) -> None:
+        self._closed.set()
         self._queue.put(None)
         self._worker.join(timeout=5)
