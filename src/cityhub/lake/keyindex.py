@@ -86,9 +86,6 @@ class KeyIndex:
             return self.table.schema.empty_table()
         return pa.concat_tables(spans) if len(spans) > 1 else spans[0]
 
-    def count_where(self, values: Iterable[Any]) -> int:
-        return sum(self._bound(v, right=True) - self._bound(v, right=False) for v in set(values))
-
 
 class _Values:
     """The key column as a sequence of Python values, for `bisect` (about 24 probes per lookup

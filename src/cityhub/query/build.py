@@ -44,9 +44,12 @@ def col(name: str) -> exp.Column:
 
 
 def source(view: TableView, place: bool = False) -> exp.Expr:
-    """read_parquet over the version's files; `place` adds each row's file and row number."""
+    """read_parquet over the version's files; `place` adds each row's file and row number.
+
+    The files are listed by name, so the order DuckDB scans them in (it keeps insertion order)
+    is the rows' place order: a read without sort keys needs no ORDER BY."""
     args: list[exp.Expr] = [
-        exp.Array(expressions=[exp.Literal.string(f) for f in view.files]),
+        exp.Array(expressions=[exp.Literal.string(f) for f in sorted(view.files)]),
         exp.EQ(this=exp.var("union_by_name"), expression=exp.true()),
     ]
     if place:
@@ -171,17 +174,15 @@ def rows_sql(
     `candidates` names a registered table holding the only rows that can match (from a key
     index, with their places); the query over it is otherwise the same."""
     keys = _sort_keys(view, q.sort)
-    names = [view.column(s).name for s in q.select] if q.select else [c.name for c in view.columns]
+    names = selected(view, q.select)
     if cursor is not None and cursor["s"] != [list(k) for k in keys]:
         raise InvalidInput("cursor: it was made for another sort order; start again without it")
-    # Without sort keys the order is the rows' place, which is the order DuckDB scans files
-    # listed by name: no ORDER BY then, so a page stops the scan once it is full instead of
-    # ranking the whole version, and the files before the cursor's are not even opened.
+    # Without sort keys the order is the rows' place (see `source`): no ORDER BY then, so a page
+    # stops the scan once it is full instead of ranking the whole version, and the files before
+    # the cursor's are not even opened.
     natural = not keys and candidates is None
     if natural:
-        files = sorted(view.files)
-        if cursor is not None:
-            files = [f for f in files if f >= cursor["p"][0]]
+        files = [f for f in view.files if cursor is None or f >= cursor["p"][0]]
         table = exp.Table(this=source(replace(view, files=files), place=True))
     else:
         table = _from(view, candidates, place=True)
@@ -200,6 +201,11 @@ def rows_sql(
     return select.limit(q.limit + 1, copy=False), keys
 
 
+def selected(view: TableView, select: list[str] | None) -> list[str]:
+    """Machine names of the selected fields (by name or title), or of every readable one."""
+    return [view.column(s).name for s in select] if select else [c.name for c in view.columns]
+
+
 def _order(keys: list[tuple[str, bool]]) -> list[exp.Ordered]:
     """The order of every read of rows: the sort keys (nulls last), then the row's place."""
     order = [exp.Ordered(this=col(n), desc=d, nulls_first=False) for n, d in keys]
@@ -216,18 +222,16 @@ def select_sql(
     """Every matching row (up to `limit`) in the order `rows_sql` pages them, without paging and
     without the place columns: the SELECT of a download."""
     keys = _sort_keys(view, sort)
-    names = [view.column(s).name for s in select] if select else [c.name for c in view.columns]
+    names = selected(view, select)
     if keys:
         select_ = exp.select(*[col(n) for n in names]).from_(
             exp.Table(this=source(view, place=True))
         )
         select_ = select_.order_by(*_order(keys))
     else:
-        # No sort key: no ORDER BY either, so millions of rows stream as they are scanned instead
-        # of waiting for (and spilling) a full sort. DuckDB keeps insertion order, files in the
-        # order listed, so listing them sorted yields rows_sql's (file, row number) order.
-        ordered = replace(view, files=sorted(view.files))
-        select_ = exp.select(*[col(n) for n in names]).from_(exp.Table(this=source(ordered)))
+        # No sort key: no ORDER BY either (the scan is in place order, see `source`), so
+        # millions of rows stream as they are scanned instead of waiting for a full sort.
+        select_ = exp.select(*[col(n) for n in names]).from_(exp.Table(this=source(view)))
     where = _where(view, filters)
     if where is not None:
         select_ = select_.where(where)

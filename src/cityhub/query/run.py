@@ -15,7 +15,15 @@ import pyarrow.compute as pc
 from cityhub.access import Column, TableView
 from cityhub.config import Settings
 from cityhub.errors import CityhubError, InvalidInput
-from cityhub.query.build import FILE, ROW, aggregate_sql, count_sql, decode_cursor, encode_cursor
+from cityhub.query.build import (
+    FILE,
+    ROW,
+    aggregate_sql,
+    count_sql,
+    decode_cursor,
+    encode_cursor,
+    selected,
+)
 from cityhub.query.build import rows_sql as build_rows
 from cityhub.query.lookup import Lookups
 from cityhub.query.spec import AggregateQuery, RowsQuery
@@ -47,13 +55,19 @@ class Engine:
         self._db.execute("SET lock_configuration = true")
         self._lock = threading.Lock()
 
-    def table(self, sql: str, tables: dict[str, pa.Table] | None = None) -> pa.Table:
-        """The rows of `sql`; `tables` are Arrow tables it may name (seen by this query only)."""
+    def _cursor(self, tables: dict[str, pa.Table] | None = None) -> duckdb.DuckDBPyConnection:
+        """A cursor of its own for one query (requests run side by side); `tables` are Arrow
+        tables that query may name, seen by it alone."""
         with self._lock:  # creating a cursor touches the shared connection
             cur = self._db.cursor()
+        for name, table in (tables or {}).items():
+            cur.register(name, table)
+        return cur
+
+    def table(self, sql: str, tables: dict[str, pa.Table] | None = None) -> pa.Table:
+        """The rows of `sql`; `tables` are Arrow tables it may name (seen by this query only)."""
+        cur = self._cursor(tables)
         try:
-            for name, table in (tables or {}).items():
-                cur.register(name, table)
             return cur.sql(sql).to_arrow_table()
         except duckdb.ConversionException as exc:
             raise InvalidInput(f"a value does not fit its field: {exc}") from exc
@@ -66,11 +80,8 @@ class Engine:
         """Column names and rows as Python values: for pages, where converting a few hundred
         rows directly costs a fraction of building Arrow first. Wide decimals come back as
         int or float, as JSON carries them."""
-        with self._lock:
-            cur = self._db.cursor()
+        cur = self._cursor(tables)
         try:
-            for name, table in (tables or {}).items():
-                cur.register(name, table)
             result = cur.execute(sql)
             names = [d[0] for d in result.description or []]
             rows = result.fetchall()
@@ -86,8 +97,7 @@ class Engine:
     def capped(self, sql: str, max_rows: int, timeout: float) -> tuple[pa.Table, bool]:
         """At most `max_rows` rows of `sql` and whether more were left; stopped after `timeout`
         seconds (the engine has no statement timeout of its own)."""
-        with self._lock:
-            cur = self._db.cursor()
+        cur = self._cursor()
         timer = threading.Timer(timeout, cur.interrupt)
         timer.start()
         try:
@@ -114,8 +124,7 @@ class Engine:
     def batches(self, sql: str, rows_per_batch: int = 65_536) -> Batches:
         """The rows of `sql` as a stream of record batches, computed as they are read. The query
         is bound here, so a bad one fails before anything is sent."""
-        with self._lock:
-            cur = self._db.cursor()
+        cur = self._cursor()
         try:
             reader = cur.sql(sql).to_arrow_reader(rows_per_batch)
         except duckdb.ConversionException as exc:
@@ -252,7 +261,7 @@ def _exact(view: TableView, q: RowsQuery, found: pa.Table, cursor: dict[str, Any
     nothing left to do and is skipped (it would cost more than the rest of the request)."""
     if cursor is not None and cursor["s"]:
         raise InvalidInput("cursor: it was made for another sort order; start again without it")
-    names = [view.column(s).name for s in q.select] if q.select else [c.name for c in view.columns]
+    names = selected(view, q.select)
     rows = found.take(pc.sort_indices(found, [(FILE, "ascending"), (ROW, "ascending")]))
     if cursor is not None:
         file, row = cursor["p"]
