@@ -60,7 +60,7 @@ FORMATS: dict[str, Format] = {
 assert set(FORMATS) == set(get_args(FormatName))
 
 XLSX_MAX_ROWS = 1_048_576 - 1  # Excel's sheet limit, less the header row
-ROWS_PER_BATCH = 65_536
+ROWS_PER_BATCH = 16_384
 PARQUET_GROUP_ROWS = 262_144  # rows per row group: larger groups read faster, smaller cost less
 BOM = b"\xef\xbb\xbf"
 _CHUNK = 1 << 20
