@@ -6,7 +6,7 @@ import getpass
 import os
 from functools import cached_property
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import (
@@ -63,6 +63,45 @@ class Settings(BaseSettings):
         30.0, gt=0, description="An SQL query running longer is stopped"
     )
     sql_max_length: int = Field(20_000, ge=100, description="Characters an SQL query may have")
+    audit_hash: Literal["sm3", "sha256"] = Field(
+        "sm3", description="Hash chaining the audit log: sm3 (国密 SM3) or sha256"
+    )
+    answer_working_days: int = Field(
+        10, ge=1, description="Working days a steward has to answer a sharing request"
+    )
+    grant_max_days: int = Field(366 * 3, ge=1, description="The longest a grant may run, in days")
+    session_hours: float = Field(12.0, gt=0, description="How long a login's session lasts")
+    masking_rules: Literal["A", "B"] = Field(
+        "A", description="Masking rule set per semantic type: A (common) or B (stricter)"
+    )
+    masking_overrides: dict[str, str] = Field(
+        default_factory=dict,
+        description="Masking rules replacing the rule set's, by semantic type "
+        '(e.g. {"mobile": "keep:3:2"})',
+    )
+    pseudonym_key: SecretStr | None = Field(
+        None,
+        description="Key of the keyed pseudonyms (HMAC-SM3); default: one made at init and "
+        "kept in the home's secrets folder",
+    )
+    secret_key: SecretStr | None = Field(
+        None,
+        description="Base64 key encrypting source credentials (32 bytes for aes-gcm, 16 for "
+        "sm4-gcm); unset: credentials cannot be stored",
+    )
+    credential_cipher: Literal["aes-gcm", "sm4-gcm"] = Field(
+        "aes-gcm", description="Cipher of stored source credentials"
+    )
+    redis_url: str | None = Field(
+        None, description="Redis URL for rate limits shared by all server processes"
+    )
+    rate_limit_token: int = Field(600, ge=1, description="Requests per minute one token may make")
+    rate_limit_anonymous: int = Field(
+        120, ge=1, description="Requests per minute one address may make without a token"
+    )
+    max_request_bytes: int = Field(
+        1 << 20, ge=1024, description="Largest request body accepted (bytes)"
+    )
     operator_token: SecretStr | None = Field(
         None,
         description="Bearer token that reads everything (the operator); unset: no operator access "

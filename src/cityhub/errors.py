@@ -71,3 +71,33 @@ class RejectRatioExceeded(SyncFailed):
 
 class SchemaDrift(SyncFailed):
     title = "Breaking schema change"
+
+
+class Unauthorized(CityhubError):
+    """No valid credentials: a wrong, expired or revoked token, or a failed login."""
+
+    status = 401
+    title = "Unauthorized"
+
+
+class Forbidden(CityhubError):
+    """Known caller, not allowed: a missing role or scope, or a workflow step not theirs."""
+
+    status = 403
+    title = "Forbidden"
+
+
+class TooManyRequests(CityhubError):
+    status = 429
+    title = "Too many requests"
+
+    def __init__(self, message: str, retry_after: int, **detail: object) -> None:
+        super().__init__(message, retry_after=retry_after, **detail)
+        self.retry_after = retry_after
+
+
+class ServiceUnavailable(CityhubError):
+    """A part the answer depends on is down (e.g. the audit log cannot be written)."""
+
+    status = 503
+    title = "Service unavailable"

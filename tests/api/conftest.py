@@ -1,5 +1,5 @@
-"""A served hub with three datasets: one open to all (with a sensitive field), one conditionally
-open, one only cataloged."""
+"""A served hub with three datasets: one open to all (with a sensitive field), one not open (the
+public does not know of it), one only cataloged. tests/access covers the conditional types."""
 
 from __future__ import annotations
 
@@ -58,7 +58,7 @@ def served(hub: Hub, tmp_path: Path) -> Iterator[tuple[Hub, TestClient]]:
             key_fields=["身份证号码"],
         )
         service.upsert_dataset(
-            s, "SC-001", "330400-SCJG", name="市场主体登记信息", open_type="有条件开放"
+            s, "SC-001", "330400-SCJG", name="市场主体登记信息", open_type="不予开放"
         )
         service.upsert_dataset(s, "SC-002", "330400-SCJG", name="食品经营许可证信息")
     (tmp_path / "people.csv").write_text(PEOPLE, encoding="utf-8")

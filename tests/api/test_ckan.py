@@ -157,7 +157,7 @@ def test_package_search_paging_sort_fq_and_facets(served: tuple[Hub, TestClient]
     assert names(fq="organization:330400-scjg", sort="name asc") == ["sc-001", "sc-002"]
     assert names(fq='-owner_org:"330400-SCJG"') == ["ga-001"]
     assert names(fq="tags:人口 open_type:无条件开放") == ["ga-001"]
-    assert names(fq="open_type:conditional") == ["sc-001"]
+    assert names(fq="open_type:not_open", sort="name asc") == ["sc-001", "sc-002"]
     r = client.get(
         "/api/3/action/package_search",
         params={"q": "食品", "facet.field": "tags", "facet.limit": "1"},

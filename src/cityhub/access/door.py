@@ -1,16 +1,21 @@
 """The one door to the data (DESIGN.md): every read of the catalog or of rows asks here first.
 
 It answers which datasets a caller may know of, turns (caller, dataset, version) into a `TableView`
-holding only the columns the caller may read, and records each read. A dataset the caller may not
-see is reported exactly like one that does not exist.
+holding only the columns the caller may read, each with the masking rule the engine applies, and
+the grant's row filter; and it writes each read to the audit log before the read is answered. A
+dataset the caller may not know of is reported exactly like one that does not exist.
+
+Grants are looked up on every read (one indexed query), so a revoked or expired grant stops the
+next read at once; an older version is read under today's rules.
 """
 
 from __future__ import annotations
 
-import logging
+import hashlib
 import threading
 from collections import OrderedDict
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from datetime import datetime
 
 import pyarrow as pa
@@ -18,26 +23,37 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session, selectinload
 
 from cityhub.access import policy
-from cityhub.access.policy import Caller
-from cityhub.catalog.models import Dataset, Department, FieldInfo
-from cityhub.errors import NotFound
+from cityhub.access.audit import AuditEntry, AuditLog
+from cityhub.access.identity import Caller, Scope
+from cityhub.access.masking import MaskRule, parse_rule, rule_for
+from cityhub.access.models import Grant
+from cityhub.access.policy import Access, GrantTerms, Treatment
+from cityhub.catalog.models import Dataset, Department, FieldInfo, utcnow
+from cityhub.catalog.vocab import DataType, ShareType
+from cityhub.errors import Forbidden, NotFound
 from cityhub.lake import Lake
 
-audit_log = logging.getLogger("cityhub.audit")
 VERSIONS_KEPT = 512  # schemas and file lists of this many (dataset, version) pairs
+_PSEUDONYM = parse_rule("pseudonym")
 
 
 @dataclass(frozen=True)
 class Column:
     name: str  # machine name in the lake
     title: str
-    data_type: str  # DataType value
+    data_type: str  # DataType value, as the caller sees it (masked values are text)
     arrow_type: pa.DataType
+    mask: MaskRule | None = None  # None: read in clear
+
+    @property
+    def masked(self) -> bool:
+        return self.mask is not None
 
 
 @dataclass(frozen=True)
 class TableView:
-    """What a caller may read of one version of a dataset: these columns of these files."""
+    """What a caller may read of one version of a dataset: these columns of these files, masked
+    as each column says, of the rows `row_filter` keeps (its filters name raw columns)."""
 
     code: str
     name: str
@@ -45,7 +61,17 @@ class TableView:
     current_version: int
     columns: list[Column]
     files: list[str]
-    key_field: str | None = None  # machine name of the lookup key, when the caller may read it
+    key_field: str | None = None  # machine name of the lookup key, when read in clear
+    raw: tuple[Column, ...] = ()  # the version's columns unmasked: what row filters refer to
+    row_filter: tuple[Mapping[str, object], ...] = ()
+    grant_id: int | None = None
+    basis: str = ""
+    pseudonym_context: str = ""  # whose pseudonyms: one grantee can join its own, no other
+
+    @property
+    def plain(self) -> bool:
+        """Nothing to rewrite: every column in clear and every row readable."""
+        return not self.row_filter and not any(c.masked for c in self.columns)
 
     def column(self, key: str) -> Column:
         """A column by machine name or title; unknown and withheld columns are both unknown."""
@@ -60,11 +86,28 @@ class TableView:
 
 
 def _key_field(ds: Dataset, columns: list[Column]) -> str | None:
-    """The first declared key field (by title or machine name) among the readable columns."""
+    """The first declared key field (by title or machine name) among the columns read in clear:
+    the key index holds raw values, so a masked key must not be looked up by them."""
     if not ds.key_fields:
         return None
     first = ds.key_fields[0]
-    return next((c.name for c in columns if first in (c.name, c.title)), None)
+    return next((c.name for c in columns if first in (c.name, c.title) and not c.masked), None)
+
+
+@dataclass(frozen=True)
+class Masking:
+    """The deployment's masking configuration (settings `masking_rules`, `masking_overrides`)."""
+
+    rules: str = "A"
+    overrides: Mapping[str, str] = field(default_factory=dict)
+
+    def rule(self, info: FieldInfo, treatment: Treatment) -> MaskRule | None:
+        if treatment is Treatment.CLEAR:
+            return None
+        if treatment is Treatment.PSEUDONYM:
+            return _PSEUDONYM
+        rule = rule_for(info, self.rules, self.overrides)
+        return None if rule.kind == "clear" else rule
 
 
 class Door:
@@ -72,8 +115,12 @@ class Door:
     never change, and a dataset's catalog record is kept until its `updated_at` moves (any
     change to it or to its fields moves it, see catalog.models)."""
 
-    def __init__(self, lake: Lake) -> None:
+    def __init__(
+        self, lake: Lake, audit: AuditLog | None = None, masking: Masking | None = None
+    ) -> None:
         self.lake = lake
+        self.audit = audit
+        self.masking = masking or Masking()
         self._records: dict[str, tuple[datetime, Dataset]] = {}
         self._versions: OrderedDict[tuple[str, int], tuple[pa.Schema, list[str]]] = OrderedDict()
         self._lock = threading.Lock()
@@ -113,23 +160,68 @@ class Door:
                 self._records[code] = (ds.updated_at, ds)
         return ds
 
-    def fields(self, caller: Caller, ds: Dataset) -> list[FieldInfo]:
-        return policy.visible_fields(caller, ds)
+    def grant(self, s: Session, caller: Caller, ds: Dataset) -> GrantTerms | None:
+        """The caller's live grant on `ds` (their own first, then their department's; the
+        newest of each), or None."""
+        if caller.user_id is None and caller.department_id is None:
+            return None
+        whose = []
+        if caller.user_id is not None:
+            whose.append(Grant.user_id == caller.user_id)
+        if caller.department_id is not None:
+            whose.append(Grant.department_id == caller.department_id)
+        found = s.scalars(
+            sa.select(Grant)
+            .where(
+                Grant.dataset_id == ds.id,
+                Grant.revoked_at.is_(None),
+                Grant.expires_at > utcnow(),
+                sa.or_(*whose),
+            )
+            .order_by(Grant.user_id.is_(None), Grant.id.desc())
+            .limit(1)
+        ).first()
+        if found is None:
+            return None
+        return GrantTerms(found.id, dict(found.fields), tuple(found.row_filter))
+
+    def access(self, s: Session, caller: Caller, ds: Dataset) -> Access | None:
+        return policy.access(caller, ds, self.grant(s, caller, ds))
+
+    def fields(self, s: Session, caller: Caller, ds: Dataset) -> list[FieldInfo]:
+        """The fields the catalog shows `caller` for `ds`."""
+        return policy.visible_fields(caller, ds, self.grant(s, caller, ds))
 
     def table(self, s: Session, caller: Caller, code: str, version: int | None = None) -> TableView:
         """The readable view of `code` at `version` (default: current). Columns are those of that
-        version's schema that today's rules let `caller` read."""
+        version's schema that today's rules let `caller` read, masked as those rules say."""
+        if not caller.can(Scope.READ):
+            raise Forbidden("this token may not read data (it lacks the read scope)")
         ds = self.dataset(s, caller, code)
+        allowed = self.access(s, caller, ds)
+        if allowed is None:
+            raise Forbidden(_refusal(caller, ds), dataset=code)
         if ds.current_version is None:
             raise NotFound(f"dataset {code!r} is cataloged but has no data yet", dataset=code)
         number = ds.current_version if version is None else version
         schema, files = self._version(code, number)
         by_name = {f.name: f for f in ds.fields}
-        columns = []
+        columns, raw = [], []
         for arrow_field in schema:
             info = by_name.get(arrow_field.name)
-            if info is not None and policy.field_allowed(caller, info):
-                columns.append(Column(info.name, info.title, info.data_type, arrow_field.type))
+            if info is None:
+                continue
+            raw.append(Column(info.name, info.title, info.data_type, arrow_field.type))
+            treatment = allowed.fields.get(info.name)
+            if treatment is None:
+                continue
+            mask = self.masking.rule(info, treatment)
+            if mask is None:
+                columns.append(raw[-1])
+            else:
+                columns.append(
+                    Column(info.name, info.title, DataType.STRING.value, pa.string(), mask)
+                )
         return TableView(
             code=ds.code,
             name=ds.name,
@@ -138,6 +230,11 @@ class Door:
             columns=columns,
             files=files,
             key_field=_key_field(ds, columns),
+            raw=tuple(raw),
+            row_filter=allowed.row_filter,
+            grant_id=allowed.grant_id,
+            basis=allowed.basis,
+            pseudonym_context=_context(caller),
         )
 
     def _version(self, code: str, version: int) -> tuple[pa.Schema, list[str]]:
@@ -154,16 +251,54 @@ class Door:
                 self._versions.popitem(last=False)
         return found
 
-    def record_read(self, caller: Caller, view: TableView, rows: int, what: str) -> None:
-        """One line per data read; the sharing issue makes this a hash-chained audit record
-        whose failure fails the read."""
-        audit_log.info(
-            "read %s v%d by %s (%s) from %s: %d rows; %s",
-            view.code,
-            view.version,
-            caller.name,
-            caller.role.value,
-            caller.address or "-",
-            rows,
-            what,
+    def record_read(
+        self,
+        caller: Caller,
+        view: TableView,
+        rows: int,
+        what: str,
+        fields: list[str] | None = None,
+    ) -> None:
+        """Write the read to the audit log; when that fails the read fails (ServiceUnavailable)
+        before any row is sent. `what` describes the query: its fingerprint is recorded, not
+        the text, which may hold the values looked for."""
+        if self.audit is None:
+            return
+        kind = what.split(" ", 1)[0]
+        self.audit.append(
+            AuditEntry(
+                action="read",
+                actor=caller.name,
+                role=caller.role.value,
+                department=caller.department,
+                dataset=view.code,
+                version=view.version,
+                fields=fields if fields is not None else [c.name for c in view.columns],
+                rows=rows,
+                fingerprint=hashlib.sha256(what.encode()).hexdigest()[:32],
+                grant_id=view.grant_id,
+                address=caller.address,
+                detail={"kind": kind, "basis": view.basis},
+            )
         )
+
+
+def _context(caller: Caller) -> str:
+    if caller.department is not None:
+        return f"department:{caller.department}"
+    if caller.user_id is not None:
+        return f"user:{caller.user_id}"
+    return "public"
+
+
+def _refusal(caller: Caller, ds: Dataset) -> str:
+    if not caller.is_public and ds.share_type == ShareType.NOT_SHARED.value:
+        basis = f" (legal basis: {ds.legal_basis})" if ds.legal_basis else ""
+        return f"dataset {ds.code!r} is not shared (不予共享){basis}; its rows are never read"
+    how = "accept its terms and apply" if caller.is_public else "apply with a purpose"
+    if caller.anonymous:
+        how = "register, then accept its terms and apply"
+    return (
+        f"dataset {ds.code!r} needs a grant to be read: {how} "
+        "(POST /api/v1/requests, or `cityhub request new`)"
+    )

@@ -1,10 +1,19 @@
-"""Who may see what. Deny by default: a caller sees a dataset, and a field of it, only when a rule
-here says so.
+"""Who may see what (STANDARDS.md §2-4). Deny by default: a caller sees a dataset, and a field of
+it, only when a rule here says so.
 
-Until the sharing workflow lands there are two kinds of caller: the public (anonymous), who sees
-datasets open to all (无条件开放) and never a field graded L3 or above, and the operator, who sees
-everything. The sharing issue adds departments, grants, masking and the audit chain behind the
-same three questions: `dataset_filter`, `may_see`, `visible_fields`.
+Knowing of a dataset (its catalog record):
+- the center's staff (admin, operator) and department users know of every dataset; a
+  不予共享 one cites its legal basis instead of showing data;
+- the public knows of datasets open to all or conditionally open, never of 不予开放 ones.
+
+Reading its rows, first rule that applies:
+1. the center's staff, and the dataset's own department: every field in clear;
+2. a live grant (to the caller or their department): its fields, each clear, masked or
+   pseudonymised, of the rows its row filter keeps;
+3. another department, 无条件共享: L1-L2 fields in clear, L3 masked, L4 withheld;
+4. the public, 无条件开放: L1-L2 fields in clear, nothing graded L3 or above;
+5. otherwise nothing: 有条件 datasets need a grant, 不予 ones are never read.
+The public never reads an L3 field in clear nor an L4 field at all, whatever a grant says.
 """
 
 from __future__ import annotations
@@ -14,69 +23,128 @@ from enum import StrEnum
 
 import sqlalchemy as sa
 
+from cityhub.access.identity import Caller
 from cityhub.catalog.models import Dataset, FieldInfo
-from cityhub.catalog.vocab import Grade, OpenType
+from cityhub.catalog.vocab import Grade, OpenType, ShareType
 
-#: The public never sees a field graded this or higher.
-PUBLIC_GRADE_LIMIT = Grade.L3
 _GRADE_ORDER = [g.value for g in Grade]
 
 
-class Role(StrEnum):
-    PUBLIC = "public"
-    OPERATOR = "operator"
+class Treatment(StrEnum):
+    CLEAR = "clear"
+    MASK = "mask"
+    PSEUDONYM = "pseudonym"
 
 
 @dataclass(frozen=True)
-class Caller:
-    """Who is asking: what the access layer decides on, and what the audit will record."""
+class Access:
+    """What a caller may read of one dataset, and on what basis (recorded in the audit)."""
 
-    role: Role
-    name: str
-    address: str | None = None  # client address, for the audit and rate limits
-
-    @property
-    def is_operator(self) -> bool:
-        return self.role is Role.OPERATOR
+    fields: dict[str, Treatment]  # machine name -> treatment; absent: withheld
+    row_filter: tuple[dict[str, object], ...] = ()  # filters of the grant, on raw values
+    grant_id: int | None = None
+    basis: str = ""
 
 
-def public(address: str | None = None) -> Caller:
-    return Caller(Role.PUBLIC, "anonymous", address)
-
-
-def operator(name: str = "operator", address: str | None = None) -> Caller:
-    return Caller(Role.OPERATOR, name, address)
-
-
-def dataset_filter(caller: Caller) -> sa.ColumnElement[bool] | None:
-    """A condition on Dataset rows selecting those `caller` may see; None: all of them."""
-    if caller.is_operator:
-        return None
-    return Dataset.open_type == OpenType.UNCONDITIONAL.value
-
-
-def visibility(caller: Caller) -> str:
-    """Equal for callers who may see exactly the same datasets and fields (what caches of
-    catalog answers are keyed by): for now the role alone."""
-    return caller.role.value
-
-
-def may_see(caller: Caller, ds: Dataset) -> bool:
-    return caller.is_operator or ds.open_type == OpenType.UNCONDITIONAL.value
-
-
-def _grade_rank(grade: str | None) -> int:
+def grade_rank(grade: str | None) -> int:
     # An unknown grade ranks highest: when in doubt, grade higher (就高从严).
     return _GRADE_ORDER.index(grade) if grade in _GRADE_ORDER else len(_GRADE_ORDER)
 
 
-def field_allowed(caller: Caller, field: FieldInfo) -> bool:
-    if caller.is_operator:
+def effective_grade(field: FieldInfo) -> str:
+    return field.grade_override or field.grade
+
+
+def dataset_filter(caller: Caller) -> sa.ColumnElement[bool] | None:
+    """A condition on Dataset rows selecting those `caller` may know of; None: all of them."""
+    if not caller.is_public:
+        return None
+    return Dataset.open_type.in_([OpenType.UNCONDITIONAL.value, OpenType.CONDITIONAL.value])
+
+
+def may_see(caller: Caller, ds: Dataset) -> bool:
+    if not caller.is_public:
         return True
-    grade = field.grade_override or field.grade
-    return _grade_rank(grade) < _grade_rank(PUBLIC_GRADE_LIMIT.value)
+    return ds.open_type in (OpenType.UNCONDITIONAL.value, OpenType.CONDITIONAL.value)
 
 
-def visible_fields(caller: Caller, ds: Dataset) -> list[FieldInfo]:
-    """The fields of `ds` present in its current version that `caller` may read, in order."""
-    return [f for f in ds.fields if f.present and field_allowed(caller, f)]
+def visibility(caller: Caller) -> str:
+    """Equal for callers who know of exactly the same datasets (what caches of catalog answers
+    are keyed by)."""
+    return "public" if caller.is_public else "government"
+
+
+def _by_grade(field: FieldInfo, public: bool) -> Treatment | None:
+    rank = grade_rank(effective_grade(field))
+    if rank < grade_rank(Grade.L3.value):
+        return Treatment.CLEAR
+    if rank == grade_rank(Grade.L3.value) and not public:
+        return Treatment.MASK
+    return None
+
+
+def _clamp_public(field: FieldInfo, treatment: Treatment) -> Treatment | None:
+    """What a public grantee may have of a field a grant names (see the module's docstring)."""
+    rank = grade_rank(effective_grade(field))
+    if rank > grade_rank(Grade.L3.value):
+        return None
+    if rank == grade_rank(Grade.L3.value) and treatment is Treatment.CLEAR:
+        return Treatment.MASK
+    return treatment
+
+
+def access(caller: Caller, ds: Dataset, grant: GrantTerms | None) -> Access | None:
+    """What `caller` may read of `ds` given its live grant, or None: no rows at all."""
+    present = [f for f in ds.fields if f.present]
+    if caller.is_operator or (
+        caller.department_id is not None and caller.department_id == ds.department_id
+    ):
+        basis = "center staff" if caller.is_operator else "own department"
+        return Access({f.name: Treatment.CLEAR for f in present}, basis=basis)
+    if grant is not None:
+        fields: dict[str, Treatment] = {}
+        for f in present:
+            wanted = grant.fields.get(f.name)
+            if wanted is None:
+                continue
+            treatment: Treatment | None = Treatment(wanted)
+            if caller.is_public and treatment is not None:
+                treatment = _clamp_public(f, treatment)
+            if treatment is not None:
+                fields[f.name] = treatment
+        return Access(fields, grant.row_filter, grant.id, f"grant {grant.id}")
+    if not caller.is_public and ds.share_type == ShareType.UNCONDITIONAL.value:
+        return Access(_defaults(present, public=False), basis="unconditional sharing")
+    if caller.is_public and ds.open_type == OpenType.UNCONDITIONAL.value:
+        return Access(_defaults(present, public=True), basis="open data")
+    return None
+
+
+def _defaults(fields: list[FieldInfo], public: bool) -> dict[str, Treatment]:
+    out: dict[str, Treatment] = {}
+    for f in fields:
+        treatment = _by_grade(f, public)
+        if treatment is not None:
+            out[f.name] = treatment
+    return out
+
+
+@dataclass(frozen=True)
+class GrantTerms:
+    """The parts of a live grant the policy needs (a snapshot, free of any session)."""
+
+    id: int
+    fields: dict[str, str]
+    row_filter: tuple[dict[str, object], ...]
+
+
+def visible_fields(caller: Caller, ds: Dataset, grant: GrantTerms | None = None) -> list[FieldInfo]:
+    """The fields of `ds` (present in its current version) the catalog lists for `caller`:
+    government callers see every field's description, so they know what to request; the public
+    sees the fields it may read and the L1-L2 ones. Values (profiles, rows) follow `access`."""
+    present = [f for f in ds.fields if f.present]
+    if not caller.is_public:
+        return present
+    allowed = access(caller, ds, grant)
+    readable = allowed.fields if allowed is not None else {}
+    return [f for f in present if f.name in readable or _by_grade(f, True) is Treatment.CLEAR]

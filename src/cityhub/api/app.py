@@ -9,15 +9,20 @@ from fastapi import FastAPI
 from fastapi_offline import FastAPIOffline
 
 from cityhub import __version__
-from cityhub.access import Door
-from cityhub.api import ckan, dcat, problems, v1
+from cityhub.access import Door, Masking
+from cityhub.access.audit import AuditLog
+from cityhub.access.sharing import Workflow
+from cityhub.api import accounts, ckan, dcat, problems, sharing, v1
 from cityhub.api import export as export_api
 from cityhub.api import sql as sql_api
 from cityhub.api.deps import Services
+from cityhub.api.limits import Limits
 from cityhub.api.timing import ServerTiming
+from cityhub.config import load_settings
 from cityhub.hub import Hub
 from cityhub.query import Engine
 from cityhub.query.lookup import Lookups
+from cityhub.query.masking import pseudonym_key
 
 
 def create_app(hub: Hub | None = None) -> FastAPI:
@@ -28,10 +33,12 @@ def create_app(hub: Hub | None = None) -> FastAPI:
         opened = hub or Hub.open()
         settings = opened.settings
         base = (settings.public_url or f"http://{settings.host}:{settings.port}").rstrip("/")
-        engine = Engine(settings)
+        engine = Engine(settings, pseudonym_key(settings, settings.home))
         lookups = Lookups(settings)
-        door = Door(opened.lake)
-        app.state.services = Services(opened, engine, door, base, lookups)
+        audit = AuditLog(opened.db, settings.audit_hash)
+        door = Door(opened.lake, audit, Masking(settings.masking_rules, settings.masking_overrides))
+        workflow = Workflow(settings, audit)
+        app.state.services = Services(opened, engine, door, base, lookups, audit, workflow)
         with opened.db.session() as s:
             lookups.want_all(s, door)
         try:
@@ -51,8 +58,12 @@ def create_app(hub: Hub | None = None) -> FastAPI:
         lifespan=lifespan,
     )
     app.add_middleware(ServerTiming)
+    # outermost: a refused request (too big, too many) costs nothing behind it
+    app.add_middleware(Limits, settings=hub.settings if hub else load_settings())
     problems.install(app)
     app.include_router(v1.router)
+    app.include_router(accounts.router)
+    app.include_router(sharing.router)
     app.include_router(sql_api.router)
     app.include_router(export_api.router)
     app.include_router(dcat.router)

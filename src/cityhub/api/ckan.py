@@ -30,16 +30,16 @@ from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
 from cityhub import __version__
-from cityhub.access import Caller, Column, TableView, operator, policy, public
+from cityhub.access import Caller, Column, TableView, operator, policy, public, users
 from cityhub.api import ckan_shapes as shapes
 from cityhub.api.ckan_shapes import CkanError, invalid, search_query
-from cityhub.api.deps import Services, services_of
+from cityhub.api.deps import Services, bearer, services_of
 from cityhub.api.sql import run_sql
 from cityhub.catalog import service
 from cityhub.catalog.models import Dataset, Department
 from cityhub.catalog.search import search as catalog_search
 from cityhub.catalog.vocab import DataType, OpenType, ShareType
-from cityhub.errors import CityhubError, InvalidInput, NotFound
+from cityhub.errors import CityhubError, InvalidInput, NotFound, Unauthorized
 from cityhub.query.offset import offset_rows
 from cityhub.query.spec import Filter
 
@@ -93,20 +93,23 @@ def _caller(request: Request, svc: Services) -> Caller:
     """CKAN clients send the raw token in Authorization (ckanapi also as X-CKAN-API-Key);
     "Bearer <token>" works too. No token: the public; a wrong one: refused, as CKAN does."""
     address = request.client.host if request.client else None
-    header = request.headers.get("authorization") or request.headers.get("x-ckan-api-key") or ""
-    scheme, _, rest = header.strip().partition(" ")
-    token = rest.strip() if scheme.lower() == "bearer" else header.strip()
+    token = bearer(request)
     if not token:
         return public(address)
     expected = svc.hub.settings.operator_token
     secret = expected.get_secret_value() if expected is not None else None
     if secret and hmac.compare_digest(token.encode(), secret.encode()):
         return operator(address=address)
-    raise CkanError(
-        "Authorization Error",
-        403,
-        "Access denied: the token is not valid here; leave Authorization out to read open data",
-    )
+    try:
+        with svc.hub.db.session() as s:
+            return users.authenticate(s, token, address)
+    except Unauthorized:
+        raise CkanError(
+            "Authorization Error",
+            403,
+            "Access denied: the token is not valid (unknown, expired or revoked); leave "
+            "Authorization out to read open data",
+        ) from None
 
 
 def _mixed(pairs: list[tuple[str, str]]) -> dict[str, Any]:

@@ -9,10 +9,12 @@ from typing import Annotated
 
 from fastapi import Query, Request
 from sqlalchemy.orm import Session
+from starlette.concurrency import run_in_threadpool
 
-from cityhub.access import Caller, Door, operator, public
+from cityhub.access import Caller, Door, operator, public, users
+from cityhub.access.audit import AuditLog
+from cityhub.access.sharing import Workflow
 from cityhub.catalog import CatalogCache
-from cityhub.errors import CityhubError
 from cityhub.hub import Hub
 from cityhub.query import Engine
 from cityhub.query.lookup import Lookups
@@ -26,11 +28,6 @@ FilterParam = Annotated[
 SortParam = Annotated[list[str] | None, Query(description="fields; -field sorts descending")]
 
 
-class Unauthorized(CityhubError):
-    status = 401
-    title = "Unauthorized"
-
-
 @dataclass
 class Services:
     hub: Hub
@@ -38,6 +35,8 @@ class Services:
     door: Door
     base_url: str
     lookups: Lookups
+    audit: AuditLog
+    workflow: Workflow
     answers: CatalogCache = field(default_factory=CatalogCache)  # search, figures
 
 
@@ -55,19 +54,40 @@ async def services(request: Request) -> Services:
     return services_of(request)
 
 
+SESSION_COOKIE = "cityhub_session"
+
+
+def bearer(request: Request) -> str | None:
+    """The token a request carries: `Authorization: Bearer …` (or a bare token, or CKAN's
+    X-CKAN-API-Key, as CKAN clients send), else the login session's cookie."""
+    header = request.headers.get("authorization", "").strip()
+    if header:
+        scheme, _, token = header.partition(" ")
+        return token.strip() if scheme.lower() == "bearer" else header
+    if key := request.headers.get("x-ckan-api-key", "").strip():
+        return key
+    return request.cookies.get(SESSION_COOKIE) or None
+
+
 async def caller(request: Request) -> Caller:
-    """The operator when the bearer token matches the configured one; the public without a
-    token; a wrong token is refused rather than quietly treated as anonymous."""
+    """Who is calling: the operator when the token is the configured operator token, the user
+    a token stands for, or the public without a token. A token that is not valid is refused
+    rather than quietly treated as anonymous."""
     address = request.client.host if request.client else None
-    header = request.headers.get("authorization", "")
-    if not header:
+    token = bearer(request)
+    if token is None:
         return public(address)
-    scheme, _, token = header.partition(" ")
-    expected = services_of(request).hub.settings.operator_token
+    svc = services_of(request)
+    expected = svc.hub.settings.operator_token
     secret = expected.get_secret_value() if expected is not None else None
-    if scheme.lower() == "bearer" and secret and hmac.compare_digest(token.strip(), secret):
+    if secret and hmac.compare_digest(token.encode(), secret.encode()):
         return operator(address=address)
-    raise Unauthorized("the token is not valid here; leave Authorization out to read open data")
+    return await run_in_threadpool(_authenticate, svc, token, address)
+
+
+def _authenticate(svc: Services, token: str, address: str | None) -> Caller:
+    with svc.hub.db.session() as s:
+        return users.authenticate(s, token, address)
 
 
 async def session(request: Request) -> AsyncIterator[Session]:

@@ -10,6 +10,7 @@ from fastapi import APIRouter, Depends, Query
 from sqlalchemy.orm import Session
 
 from cityhub.access import Caller, TableView, policy
+from cityhub.access.policy import Access, Treatment
 from cityhub.api.answer import JSONRoute
 from cityhub.api.deps import (
     FilterParam,
@@ -50,7 +51,14 @@ def _department(d: Department, visible: int | None = None) -> dict[str, Any]:
     return out
 
 
-def _field(f: FieldInfo) -> dict[str, Any]:
+# Profile entries that hold the column's values: shown only to callers who read it in clear.
+_VALUES = ("min", "max", "top", "samples")
+
+
+def _field(f: FieldInfo, treatment: Treatment | None = Treatment.CLEAR) -> dict[str, Any]:
+    profile = f.profile
+    if treatment is not Treatment.CLEAR:
+        profile = {k: v for k, v in profile.items() if k not in _VALUES}
     return {
         "name": f.name,
         "title": f.title,
@@ -58,11 +66,16 @@ def _field(f: FieldInfo) -> dict[str, Any]:
         "data_type": f.data_type,
         "semantic_type": f.semantic_type,
         "grade": f.grade_override or f.grade,
-        "profile": f.profile,
+        "access": treatment.value if treatment is not None else "none",
+        "profile": profile,
     }
 
 
-def _dataset(ds: Dataset, fields: list[FieldInfo] | None = None) -> dict[str, Any]:
+def _dataset(
+    ds: Dataset,
+    fields: list[FieldInfo] | None = None,
+    allowed: Access | None = None,
+) -> dict[str, Any]:
     out: dict[str, Any] = {
         "code": ds.code,
         "name": ds.name,
@@ -90,7 +103,8 @@ def _dataset(ds: Dataset, fields: list[FieldInfo] | None = None) -> dict[str, An
         "last_sync_at": ds.last_sync_at,
     }
     if fields is not None:
-        out["fields"] = [_field(f) for f in fields]
+        treatments = allowed.fields if allowed is not None else {}
+        out["fields"] = [_field(f, treatments.get(f.name)) for f in fields]
     return out
 
 
@@ -180,7 +194,13 @@ def datasets(
 @router.get("/datasets/{code}", summary="One dataset's catalog record, fields and versions")
 def dataset(code: str, svc: Svc, who: Who, db: Db) -> dict[str, Any]:
     ds = svc.door.dataset(db, who, code)
-    out = _dataset(ds, svc.door.fields(who, ds))
+    allowed = svc.door.access(db, who, ds)
+    out = _dataset(ds, svc.door.fields(db, who, ds), allowed)
+    out["access"] = (
+        {"readable": True, "basis": allowed.basis, "grant": allowed.grant_id}
+        if allowed is not None
+        else {"readable": False, "basis": None, "grant": None}
+    )
     out["versions"] = (
         [
             {"version": v.version, "time": v.time, "operation": v.operation, "sync_id": v.sync_id}
@@ -190,7 +210,7 @@ def dataset(code: str, svc: Svc, who: Who, db: Db) -> dict[str, Any]:
         else []
     )
     out["lookup"] = None
-    if ds.connected:
+    if ds.connected and allowed is not None:
         view = svc.door.table(db, who, code)
         if view.key_field is not None:  # lookups by this field read its index once it is ready
             status = svc.lookups.status(view, view.key_field)

@@ -115,6 +115,8 @@ class FieldInfo(Base):
     semantic_type: Mapped[str | None] = mapped_column(String(64))
     grade: Mapped[str] = mapped_column(String(8), default="L1")  # effective grade
     grade_override: Mapped[str | None] = mapped_column(String(8))  # a steward's decision
+    # a steward's masking rule for this field, overriding its semantic type's (access.masking)
+    masking: Mapped[str | None] = mapped_column(String(32))
     profile: Mapped[dict[str, Any]] = mapped_column(default=dict)
     present: Mapped[bool] = mapped_column(Boolean, default=True)  # False once dropped by a sync
     added_version: Mapped[int | None] = mapped_column(Integer)

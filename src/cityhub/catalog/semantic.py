@@ -157,7 +157,7 @@ _SURNAMES = (
     "丛仲虞敖巩明佘池查麻苑迟邝官封谈匡鞠惠荆乐冀郁胥南班储原栗燕楚鄢劳谌奚皮粟冼蔺楼盘满闻位厉伊仝区"
     "郜海阚花权强帅屠豆朴盖练廉禹井祖漆巴丰支卿国狄平计索宣晋相初门云容敬来扈晁芮都普阎戈伏谷税"
 )
-_COMPOUND_SURNAMES = frozenset(
+COMPOUND_SURNAMES = frozenset(
     {
         "欧阳",
         "司马",
@@ -284,7 +284,7 @@ def _coordinate_share(d: _Distinct, typ: str) -> float:
 def _name_mask(s: pa.Array) -> pa.Array:
     surname = pc.or_(
         pc.is_in(pc.utf8_slice_codeunits(s, 0, 1), value_set=pa.array(list(_SURNAMES))),
-        pc.is_in(pc.utf8_slice_codeunits(s, 0, 2), value_set=pa.array(sorted(_COMPOUND_SURNAMES))),
+        pc.is_in(pc.utf8_slice_codeunits(s, 0, 2), value_set=pa.array(sorted(COMPOUND_SURNAMES))),
     )
     plain = pc.and_(surname, pc.invert(_re(s, _NOT_NAME_END)))
     dotted = _re(s, r"[·•．]")

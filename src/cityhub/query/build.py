@@ -18,6 +18,7 @@ from sqlglot import exp
 from cityhub.access import Column, TableView
 from cityhub.catalog.vocab import DataType
 from cityhub.errors import InvalidInput
+from cityhub.query.masking import mask_expr
 from cityhub.query.spec import AggregateQuery, Filter, RowsQuery
 
 # A row's place in its version (file, row number): the tiebreak of every order. DuckDB names the
@@ -43,13 +44,13 @@ def col(name: str) -> exp.Column:
     return exp.column(ident(name))
 
 
-def source(view: TableView, place: bool = False) -> exp.Expr:
-    """read_parquet over the version's files; `place` adds each row's file and row number.
+def _scan(files: list[str], place: bool) -> exp.Expr:
+    """read_parquet over a version's files; `place` adds each row's file and row number.
 
     The files are listed by name, so the order DuckDB scans them in (it keeps insertion order)
     is the rows' place order: a read without sort keys needs no ORDER BY."""
     args: list[exp.Expr] = [
-        exp.Array(expressions=[exp.Literal.string(f) for f in sorted(view.files)]),
+        exp.Array(expressions=[exp.Literal.string(f) for f in sorted(files)]),
         exp.EQ(this=exp.var("union_by_name"), expression=exp.true()),
     ]
     if place:
@@ -60,10 +61,40 @@ def source(view: TableView, place: bool = False) -> exp.Expr:
     return exp.Anonymous(this="read_parquet", expressions=args)
 
 
+def relation(view: TableView, place: bool = False, over: str | None = None) -> exp.Expr:
+    """What every query of `view` reads FROM: the version's files (or `over`, a registered table
+    of candidate rows from a key index) as the caller may see them. Unless the view is plain,
+    that is a subquery which masks each masked column and keeps only the rows the grant's row
+    filter allows, so everything the caller's query does (filter, sort, group, min/max, any
+    function) sees masked values of allowed rows and nothing else."""
+    base = (
+        exp.Table(this=ident(over))
+        if over is not None
+        else exp.Table(this=_scan(view.files, place))
+    )
+    if view.plain:
+        return base
+    outputs: list[exp.Expr] = []
+    for c in view.columns:
+        if c.mask is None:
+            outputs.append(col(c.name))
+        else:
+            masked = mask_expr(c.mask, col(c.name), view.pseudonym_context)
+            outputs.append(exp.alias_(masked, ident(c.name)))
+    if place:
+        outputs += [col(FILE), col(ROW)]
+    inner = exp.select(*outputs).from_(base)
+    if view.row_filter:
+        raw = replace(view, columns=list(view.raw), row_filter=())
+        allowed = [condition(raw, Filter.model_validate(dict(f))) for f in view.row_filter]
+        inner = inner.where(exp.and_(*allowed))
+    return exp.Subquery(this=inner, alias=exp.TableAlias(this=ident("v")))
+
+
 def view_select(view: TableView) -> exp.Select:
-    """The caller's view of a version as a SELECT: exactly the columns it may read. User SQL
-    names datasets only through this."""
-    return exp.select(*[col(c.name) for c in view.columns]).from_(exp.Table(this=source(view)))
+    """The caller's view of a version as a SELECT: exactly the columns it may read, masked, of
+    the rows it may read. User SQL names datasets only through this."""
+    return exp.select(*[col(c.name) for c in view.columns]).from_(relation(view))
 
 
 def typed(column: Column, value: Any) -> exp.Expr:
@@ -177,15 +208,15 @@ def rows_sql(
     names = selected(view, q.select)
     if cursor is not None and cursor["s"] != [list(k) for k in keys]:
         raise InvalidInput("cursor: it was made for another sort order; start again without it")
-    # Without sort keys the order is the rows' place (see `source`): no ORDER BY then, so a page
+    # Without sort keys the order is the rows' place (see `_scan`): no ORDER BY then, so a page
     # stops the scan once it is full instead of ranking the whole version, and the files before
     # the cursor's are not even opened.
     natural = not keys and candidates is None
     if natural:
         files = [f for f in view.files if cursor is None or f >= cursor["p"][0]]
-        table = exp.Table(this=source(replace(view, files=files), place=True))
+        table = relation(replace(view, files=files), place=True)
     else:
-        table = _from(view, candidates, place=True)
+        table = relation(view, place=True, over=candidates)
     select = exp.select(*[col(n) for n in names], col(FILE), col(ROW), copy=False).from_(
         table, copy=False
     )
@@ -224,14 +255,12 @@ def select_sql(
     keys = _sort_keys(view, sort)
     names = selected(view, select)
     if keys:
-        select_ = exp.select(*[col(n) for n in names]).from_(
-            exp.Table(this=source(view, place=True))
-        )
+        select_ = exp.select(*[col(n) for n in names]).from_(relation(view, place=True))
         select_ = select_.order_by(*_order(keys))
     else:
         # No sort key: no ORDER BY either (the scan is in place order, see `source`), so
         # millions of rows stream as they are scanned instead of waiting for a full sort.
-        select_ = exp.select(*[col(n) for n in names]).from_(exp.Table(this=source(view)))
+        select_ = exp.select(*[col(n) for n in names]).from_(relation(view))
     where = _where(view, filters)
     if where is not None:
         select_ = select_.where(where)
@@ -278,14 +307,8 @@ def _metric(fn: str, ref: exp.Expr) -> exp.Expr:
     return exp.Max(this=ref)
 
 
-def _from(view: TableView, candidates: str | None, place: bool = False) -> exp.Table:
-    if candidates is not None:
-        return exp.Table(this=ident(candidates))
-    return exp.Table(this=source(view, place=place))
-
-
 def count_sql(view: TableView, filters: list[Filter], candidates: str | None = None) -> exp.Select:
-    select = exp.select(exp.Count(this=exp.Star())).from_(_from(view, candidates))
+    select = exp.select(exp.Count(this=exp.Star())).from_(relation(view, over=candidates))
     where = _where(view, filters)
     return select.where(where) if where is not None else select
 
@@ -321,7 +344,7 @@ def aggregate_sql(view: TableView, q: AggregateQuery) -> exp.Select:
         metrics.append((f"{m.fn}_{c.name}", fn))
     labels = [name for name, _ in groups + metrics]
     select = exp.select(*[exp.alias_(e, ident(n)) for n, e in groups + metrics]).from_(
-        exp.Table(this=source(view))
+        relation(view)
     )
     where = _where(view, q.filters)
     if where is not None:

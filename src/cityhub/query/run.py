@@ -26,6 +26,7 @@ from cityhub.query.build import (
 )
 from cityhub.query.build import rows_sql as build_rows
 from cityhub.query.lookup import Lookups
+from cityhub.query.masking import register_pseudonyms
 from cityhub.query.spec import AggregateQuery, RowsQuery
 
 
@@ -33,7 +34,7 @@ class Engine:
     """One embedded DuckDB database shared by all requests; each query runs on its own cursor
     (a cheap connection to the same database), so requests run side by side."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, pseudonym_key: bytes | None = None) -> None:
         spill = settings.lake_path / "staging" / "duckdb"
         spill.parent.mkdir(parents=True, exist_ok=True)
         config: dict[str, Any] = {
@@ -47,6 +48,10 @@ class Engine:
         if settings.duckdb_threads:
             config["threads"] = settings.duckdb_threads
         self._db = duckdb.connect(config=config)
+        # Keyed pseudonyms are computed in the engine, as every other mask; without a key a
+        # pseudonymised column cannot be read at all (the function does not exist).
+        if pseudonym_key is not None:
+            register_pseudonyms(self._db, pseudonym_key)
         # Locked down before the first query: it reads the lake's files and nothing else (no
         # other file, no network, no extension), and no query may change that.
         lake = str(settings.lake_path / "tables") + "/"
@@ -236,7 +241,7 @@ def rows(engine: Engine, view: TableView, q: RowsQuery, lookups: Lookups | None 
             f"cursor: it pages version {cursor['v']}; ask for version={cursor['v']} or start again"
         )
     found = lookups.candidates(view, view.key_field, q.filters) if lookups else None
-    if found is not None and len(q.filters) == 1 and not q.sort:
+    if found is not None and len(q.filters) == 1 and not q.sort and view.plain:
         return _exact(view, q, found, cursor)
     tables = {CANDIDATES: found} if found is not None else None
     over = CANDIDATES if found is not None else None

@@ -3,6 +3,7 @@
 from alembic import context
 from sqlalchemy import create_engine
 
+import cityhub.access.models  # noqa: F401  (its tables belong to the same schema)
 from cityhub.catalog.models import Base
 
 config = context.config

@@ -1,0 +1,452 @@
+"""The tamper-evident audit log (审计日志): every read, login and grant change, hash-chained.
+
+Records are numbered 1, 2, 3… by `seq`. Each stores the hash of the record before it
+(`prev_hash`, 64 zeros for the first) and its own hash::
+
+    hash = H(canonical(record) + prev_hash)
+
+where `canonical` is a JSON document, keys sorted, no spaces, of every column except `id` and
+`hash` (so it covers `seq`, the time, who did what to which data, the algorithm and `prev_hash`),
+and H is SM3 (国密, the default) or SHA-256, as the record's own `algorithm` column says. The
+setting can change over the years without breaking the chain.
+
+`AuditLog.verify` walks the chain in order and names the first record that breaks it:
+
+- an edited record (any column) no longer matches its hash;
+- a deleted record leaves a gap in `seq`; the first one is missing when `seq` does not start at 1;
+- an inserted or moved record, even one rehashed for its own content, does not match the
+  `prev_hash` the next record holds (and moving changes `seq`, which is hashed too).
+
+What a chain alone cannot show: deleting the *last* records, or rewriting every record from the
+edited one to the end. Both leave a shorter or different but consistent chain. Keep the head
+(`Verdict.head_seq` and `head_hash`) somewhere the database's administrators cannot write, e.g.
+printed into the operations log each day; a later head that does not extend it proves tampering.
+
+Appends are short transactions of their own, apart from the caller's work, so that a read is
+refused when its audit cannot be written (`ServiceUnavailable`). Concurrent appenders, threads or
+server processes, never fork the chain: they take turns (a PostgreSQL advisory lock, SQLite's
+write lock), and as `seq` is unique, one that still loses a race re-reads the tail and retries.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import logging
+import math
+import random
+import threading
+import time
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from typing import Any, Literal, TextIO
+
+import sqlalchemy as sa
+from cryptography.hazmat.primitives import hashes
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
+from sqlalchemy.orm import Session
+
+from cityhub.access.models import AuditRecord
+from cityhub.catalog.db import Database
+from cityhub.errors import InvalidInput, ServiceUnavailable
+
+log = logging.getLogger("cityhub.audit")
+
+Algorithm = Literal["sm3", "sha256"]
+ExportFormat = Literal["jsonl", "csv"]
+ALGORITHMS: dict[str, type[hashes.HashAlgorithm]] = {"sm3": hashes.SM3, "sha256": hashes.SHA256}
+GENESIS = "0" * 64  # the prev_hash of record 1
+PAGE = 10_000  # records per query when verifying or exporting
+TABLE: sa.Table = AuditRecord.__table__  # type: ignore[assignment]
+# Every column but id: hash included, so an export can be verified offline.
+COLUMNS = [c.name for c in TABLE.columns if c.name != "id"]
+HASHED = [c for c in COLUMNS if c != "hash"]
+_LIMITS = {
+    c.name: c.type.length
+    for c in TABLE.columns
+    if isinstance(c.type, sa.String) and c.type.length and c.name in HASHED
+}
+
+
+@dataclass(frozen=True)
+class AuditEntry:
+    """What happened: `action` ("read", "login", "token.create", "grant.revoke"…) by `actor`,
+    and what it touched. The time, number and hashes are added by `AuditLog.append`."""
+
+    action: str
+    actor: str
+    role: str | None = None
+    department: str | None = None
+    dataset: str | None = None
+    version: int | None = None
+    fields: list[str] = field(default_factory=list)
+    rows: int | None = None
+    fingerprint: str | None = None  # of the query's shape, never of its values
+    grant_id: int | None = None
+    address: str | None = None
+    detail: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        # Caught here: as a NOT NULL violation it would look like a lost race and be retried.
+        for name in ("action", "actor"):
+            if not isinstance(getattr(self, name), str) or not getattr(self, name):
+                raise ValueError(f"an audit entry needs an {name}")
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """The outcome of `AuditLog.verify`. `checked` counts the records read, the bad one
+    included; `head_seq`/`head_hash` are the last good record's, to keep elsewhere."""
+
+    ok: bool
+    checked: int
+    first_bad: int | None = None  # seq of the first record that breaks the chain
+    problem: str | None = None
+    head_seq: int | None = None
+    head_hash: str | None = None
+    algorithms: list[str] = field(default_factory=list)  # those the records use
+
+
+# -- hashing --------------------------------------------------------------------------------------
+def digest(data: bytes, algorithm: str) -> str:
+    """The SM3 or SHA-256 of `data`, as 64 hex characters."""
+    try:
+        h = hashes.Hash(ALGORITHMS[algorithm]())
+    except KeyError:
+        raise ValueError(f"unknown audit hash {algorithm!r}; use sm3 or sha256") from None
+    h.update(data)
+    return h.finalize().hex()
+
+
+def utc(value: datetime | str) -> datetime:
+    """The same instant in UTC. SQLite gives back naive datetimes, written as UTC; PostgreSQL
+    gives them in the session's time zone; exports give ISO strings."""
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value)
+    if value.tzinfo is None:
+        return value.replace(tzinfo=UTC)
+    return value.astimezone(UTC)
+
+
+def _get(record: AuditRecord | Mapping[str, Any], name: str) -> Any:
+    return record[name] if isinstance(record, Mapping) else getattr(record, name)
+
+
+def canonical(record: AuditRecord | Mapping[str, Any]) -> str:
+    """The hashed content of a record: its columns but id and hash as compact JSON, keys
+    sorted, the time as ISO-8601 UTC with microseconds."""
+    content = {name: _get(record, name) for name in HASHED}
+    content["at"] = utc(content["at"]).isoformat(timespec="microseconds")
+    content["fields"] = list(content["fields"] or [])
+    content["detail"] = dict(content["detail"] or {})
+    return json.dumps(content, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+
+
+def record_hash(record: AuditRecord | Mapping[str, Any], algorithm: str | None = None) -> str:
+    """The hash a record must carry: H(canonical content + prev_hash), H being `algorithm`,
+    by default the record's own `algorithm` column. Takes a record, a row mapping or a line
+    of a JSONL export."""
+    algorithm = algorithm or _get(record, "algorithm")
+    return digest((canonical(record) + _get(record, "prev_hash")).encode(), str(algorithm))
+
+
+def _plain(value: Any) -> Any:
+    """`value` as plain JSON, identical once stored and read back on SQLite and PostgreSQL
+    (PostgreSQL's JSON refuses NaN; datetimes and other objects have no JSON form)."""
+    if isinstance(value, Mapping):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple | set | frozenset):
+        return [_plain(v) for v in value]
+    if isinstance(value, bool | int | str) or value is None:
+        return value
+    if isinstance(value, float):
+        return value if math.isfinite(value) else str(value)
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    return str(value)
+
+
+def _clip(name: str, value: str | None) -> str | None:
+    # PostgreSQL refuses an over-long value, which would refuse the read; SQLite would keep it
+    # whole. Clipping before hashing keeps the stored and the hashed content the same.
+    limit = _LIMITS.get(name)
+    if value is None or limit is None:
+        return value
+    return value.replace("\x00", "")[:limit]  # PostgreSQL text cannot hold NUL either
+
+
+def _reason(exc: BaseException) -> str:
+    orig = getattr(exc, "orig", None) or exc  # the driver's message, without the SQL
+    first_line = (str(orig).strip().splitlines() or [""])[0]
+    return f"{type(orig).__name__}: {first_line}"
+
+
+# -- the log --------------------------------------------------------------------------------------
+class AuditLog:
+    """The audit log of one metadata DB. Safe to share between threads."""
+
+    def __init__(self, db: Database, algorithm: Algorithm = "sm3", *, max_tries: int = 30) -> None:
+        if algorithm not in ALGORITHMS:
+            raise ValueError(f"unknown audit hash {algorithm!r}; use sm3 or sha256")
+        self.db = db
+        self.algorithm = algorithm
+        self.max_tries = max_tries
+        # Threads of one process queue here, not each holding a connection in the DB's queue.
+        self._lock = threading.Lock()
+
+    def _take_turn(self, session: Session) -> None:
+        """Make other appenders wait until this transaction ends, before the tail is read.
+
+        Without it, appenders racing for the same seq only retry, and under load (a dozen
+        server processes) some lose every time. The unique seq still guards the chain should
+        this be skipped (another database, or an older cityhub)."""
+        dialect = session.get_bind().dialect.name
+        if dialect == "postgresql":
+            # Keyed by the table's oid: one queue per audit_log, readers not blocked.
+            session.execute(
+                sa.text("SELECT pg_advisory_xact_lock('audit_log'::regclass::oid::bigint)")
+            )
+        elif dialect == "sqlite":
+            # pysqlite begins only at the INSERT, so the tail would be read outside the write
+            # lock; BEGIN IMMEDIATE takes that lock first (waiting up to the busy timeout).
+            dbapi = session.connection().connection.dbapi_connection
+            if dbapi is not None and not dbapi.in_transaction:
+                session.execute(sa.text("BEGIN IMMEDIATE"))
+
+    def _tail(self, session: Session) -> tuple[int, str]:
+        """The last record's seq and hash, (0, GENESIS) when the log is empty."""
+        row = session.execute(
+            sa.select(TABLE.c.seq, TABLE.c.hash).order_by(TABLE.c.seq.desc()).limit(1)
+        ).first()
+        return (0, GENESIS) if row is None else (int(row.seq), str(row.hash))
+
+    def _record(self, entry: AuditEntry, seq: int, prev_hash: str) -> AuditRecord:
+        record = AuditRecord(
+            seq=seq,
+            at=datetime.now(UTC),
+            action=_clip("action", entry.action),
+            actor=_clip("actor", entry.actor),
+            role=_clip("role", entry.role),
+            department=_clip("department", entry.department),
+            dataset=_clip("dataset", entry.dataset),
+            version=entry.version,
+            fields=[str(f) for f in entry.fields],
+            rows=entry.rows,
+            fingerprint=_clip("fingerprint", entry.fingerprint),
+            grant_id=entry.grant_id,
+            address=_clip("address", entry.address),
+            detail=_plain(entry.detail),
+            algorithm=self.algorithm,
+            prev_hash=prev_hash,
+        )
+        record.hash = record_hash(record, self.algorithm)
+        return record
+
+    def append(self, entry: AuditEntry, session: Session | None = None) -> AuditRecord:
+        """Write `entry` as the next record, committed before returning; or, given `session`,
+        as part of that session's unit of work, kept or undone with the change it records
+        (what administrative and workflow actions do: no change without its record).
+
+        Raises `ServiceUnavailable` when it cannot be written, so that the read (or login…)
+        it records is refused rather than left unaudited. On SQLite, a write transaction of
+        your own must be passed as `session`: a separate one would wait for it."""
+        if session is not None:
+            return self._append_in(session, entry)
+        with self._lock:
+            for attempt in range(1, self.max_tries + 1):
+                try:
+                    with self.db.session() as session:
+                        self._take_turn(session)
+                        seq, prev_hash = self._tail(session)
+                        record = self._record(entry, seq + 1, prev_hash)
+                        session.add(record)
+                    return record
+                except IntegrityError as exc:  # another appender took this seq: try the next
+                    if attempt == self.max_tries:
+                        raise self._refuse(
+                            entry,
+                            exc,
+                            f"still losing the race for the next seq after {attempt} tries",
+                        ) from exc
+                    time.sleep(random.uniform(0, 0.002 * attempt))  # jitter breaks lockstep
+                except SQLAlchemyError as exc:
+                    raise self._refuse(entry, exc) from exc
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def _append_in(self, session: Session, entry: AuditEntry) -> AuditRecord:
+        try:
+            session.flush()  # the caller's own changes first (on SQLite: the write lock)
+            self._take_turn(session)  # held until the caller's transaction ends
+            seq, prev_hash = self._tail(session)
+            record = self._record(entry, seq + 1, prev_hash)
+            session.add(record)
+            session.flush()
+        except SQLAlchemyError as exc:
+            raise self._refuse(entry, exc) from exc
+        return record
+
+    def _refuse(
+        self, entry: AuditEntry, exc: BaseException, why: str | None = None
+    ) -> ServiceUnavailable:
+        reason = why or _reason(exc)
+        log.error("audit record of %s by %s not written: %s", entry.action, entry.actor, reason)
+        return ServiceUnavailable(
+            f"the audit log cannot be written, so the read is refused: {reason}",
+            action=entry.action,
+        )
+
+    def verify(self, *, page: int = PAGE) -> Verdict:
+        """Walk the whole chain, `page` records per query; the verdict names the first record
+        that breaks it. Raises `ServiceUnavailable` when the log cannot be read."""
+        checked = 0
+        prev: Mapping[str, Any] | None = None
+        algorithms: set[str] = set()
+        try:
+            with self.db.session() as session:
+                for row in _pages(session, [], page):
+                    checked += 1
+                    problem = _check(row, prev)
+                    if problem:
+                        return Verdict(
+                            ok=False,
+                            checked=checked,
+                            first_bad=int(row["seq"]),
+                            problem=problem,
+                            head_seq=prev["seq"] if prev else None,
+                            head_hash=prev["hash"] if prev else None,
+                            algorithms=sorted(algorithms),
+                        )
+                    algorithms.add(row["algorithm"])
+                    prev = row
+        except SQLAlchemyError as exc:
+            raise ServiceUnavailable(f"the audit log cannot be read: {_reason(exc)}") from exc
+        return Verdict(
+            ok=True,
+            checked=checked,
+            head_seq=prev["seq"] if prev else None,
+            head_hash=prev["hash"] if prev else None,
+            algorithms=sorted(algorithms),
+        )
+
+
+def _pages(session: Session, where: list[Any], page: int = PAGE) -> Iterator[Mapping[Any, Any]]:
+    """Matching rows in seq order, `page` at a time (keyset paging: each page one index
+    range scan, memory bounded whatever the log's size)."""
+    last: int | None = None
+    while True:
+        query = sa.select(TABLE).where(*where).order_by(TABLE.c.seq).limit(page)
+        if last is not None:
+            query = query.where(TABLE.c.seq > last)
+        rows = session.execute(query).mappings().all()
+        yield from rows
+        if len(rows) < page:
+            return
+        last = int(rows[-1]["seq"])
+
+
+def _check(row: Mapping[str, Any], prev: Mapping[str, Any] | None) -> str | None:
+    """What is wrong with `row` coming after `prev` (None: it is the first), or None."""
+    seq = row["seq"]
+    expected = prev["seq"] + 1 if prev else 1
+    if seq != expected:  # rows come in seq order and seq is unique: here seq > expected
+        if prev is None:
+            if seq < 1:
+                return f"record {seq}: seq must start at 1 (inserted)"
+            missing = "record 1 is" if seq == 2 else f"records 1 to {seq - 1} are"
+            return f"record {seq} is the first: {missing} missing (deleted)"
+        gap = (
+            f"record {expected} is"
+            if seq == expected + 1
+            else f"records {expected} to {seq - 1} are"
+        )
+        return f"record {seq} follows record {prev['seq']}: {gap} missing (deleted)"
+    if row["algorithm"] not in ALGORITHMS:
+        return f"record {seq}: unknown hash algorithm {row['algorithm']!r} (edited)"
+    if record_hash(row) != row["hash"]:
+        return f"record {seq}: its content does not match its hash (edited)"
+    if row["prev_hash"] != (prev["hash"] if prev else GENESIS):
+        before = f"record {prev['seq']}'s hash" if prev else "the start of the chain"
+        return f"record {seq}: prev_hash does not match {before} (inserted or reordered)"
+    return None
+
+
+# -- search and export ----------------------------------------------------------------------------
+def _filters(
+    actor: str | None = None,
+    dataset: str | None = None,
+    action: str | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+) -> list[Any]:
+    """WHERE clauses; `since` inclusive, `until` exclusive, naive times taken as UTC."""
+    where: list[Any] = []
+    if actor is not None:
+        where.append(TABLE.c.actor == actor)
+    if dataset is not None:
+        where.append(TABLE.c.dataset == dataset)
+    if action is not None:
+        where.append(TABLE.c.action == action)
+    # SQLite compares the stored UTC text, so the bound must be UTC too.
+    if since is not None:
+        where.append(TABLE.c.at >= utc(since))
+    if until is not None:
+        where.append(TABLE.c.at < utc(until))
+    return where
+
+
+def search(
+    session: Session,
+    *,
+    actor: str | None = None,
+    dataset: str | None = None,
+    action: str | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    limit: int = 100,
+) -> list[AuditRecord]:
+    """Matching records, newest first, at most `limit`."""
+    where = _filters(actor, dataset, action, since, until)
+    query = sa.select(AuditRecord).where(*where).order_by(AuditRecord.seq.desc()).limit(limit)
+    return list(session.scalars(query))
+
+
+def as_dict(record: AuditRecord | Mapping[str, Any]) -> dict[str, Any]:
+    """A record's columns (but id) as plain JSON values, the time as ISO-8601 UTC; what
+    `record_hash` takes back to check it offline."""
+    d = {name: _get(record, name) for name in COLUMNS}
+    d["at"] = utc(d["at"]).isoformat(timespec="microseconds")
+    return d
+
+
+def export(
+    session: Session,
+    out: TextIO,
+    fmt: ExportFormat = "jsonl",
+    *,
+    actor: str | None = None,
+    dataset: str | None = None,
+    action: str | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+) -> int:
+    """Write every matching record to `out` in seq order, as JSON lines or CSV (fields and
+    detail as JSON text); returns how many were written."""
+    if fmt not in ("jsonl", "csv"):
+        raise InvalidInput(f"unknown export format {fmt!r}; use jsonl or csv")
+    where = _filters(actor, dataset, action, since, until)
+    writer = csv.DictWriter(out, fieldnames=COLUMNS) if fmt == "csv" else None
+    if writer:
+        writer.writeheader()
+    count = 0
+    # The paging of verify, for the same reason: the log may hold hundreds of millions.
+    for row in _pages(session, where):
+        d = as_dict(row)
+        if writer:
+            d["fields"] = json.dumps(d["fields"], ensure_ascii=False)
+            d["detail"] = json.dumps(d["detail"], ensure_ascii=False, sort_keys=True)
+            writer.writerow(d)
+        else:
+            out.write(json.dumps(d, ensure_ascii=False, sort_keys=True) + "\n")
+        count += 1
+    return count
