@@ -437,3 +437,37 @@ def test_server_processes_share_one_rate_limit_through_redis(city: City) -> None
         codes = [c.get("/api/v1/stats", headers=who).status_code for c in (one, two, one, two)]
         assert codes == [200, 200, 200, 429]
         assert int(two.get("/api/v1/stats", headers=who).headers["retry-after"]) >= 1
+
+
+def test_masking_rules_per_deployment_and_per_field(city: City) -> None:
+    from fastapi.testclient import TestClient
+
+    from cityhub.api import create_app
+    from cityhub.catalog import service
+
+    pid = person_id(1)
+    with city.hub.db.session() as s:
+        service.set_field(s, "GA-U", "姓名", masking="redact")
+    row = rows(city, "sc_member", "GA-U", limit=2).json()["rows"][1]
+    assert row[NAME] == "***" and row[ID] == pid[:6] + "*" * 8 + pid[-4:]
+    city.hub.settings = city.hub.settings.model_copy(
+        update={"masking_rules": "B", "masking_overrides": {"person_name": "keep:0:1"}}
+    )
+    with TestClient(create_app(city.hub)) as client:
+        r = client.get(
+            "/api/v1/datasets/GA-U/rows", params={"limit": 2}, headers=city.auth("sc_member")
+        )
+        row = r.json()["rows"][1]
+    assert row[ID] == pid[0] + "*" * 15 + pid[-2:]  # rule B: first 1, last 2
+    assert row[NAME] == "***"  # the field's own rule wins over the deployment's override
+
+
+def test_a_key_lookup_under_a_grant_keeps_to_its_rows(city: City) -> None:
+    grant(city, fields={ID: "clear", DISTRICT: "clear"})
+    assert city.client.app.state.services.lookups.wait(60)  # type: ignore[attr-defined]
+    nanhu, xiuzhou = person_id(0), person_id(1)  # people 0 and 1: 南湖区 and 秀洲区
+    found = rows(city, "sc_member", filter=f"{ID}:eq:{nanhu}").json()["rows"]
+    assert found == [{ID: nanhu, DISTRICT: "南湖区"}]
+    assert rows(city, "sc_member", filter=f"{ID}:eq:{xiuzhou}").json()["rows"] == []
+    both = rows(city, "sc_member", filter=f"{ID}:in:{nanhu},{xiuzhou}", include_total="true")
+    assert both.json()["total"] == 1

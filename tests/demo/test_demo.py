@@ -16,9 +16,12 @@ import pytest
 from typer.testing import CliRunner
 
 from cityhub import identifiers
+from cityhub.access import users
 from cityhub.catalog import service
 from cityhub.cli import app
+from cityhub.config import load_settings
 from cityhub.demo import SEED_FIGURES, City, generate, quotas, vocab
+from cityhub.demo.accounts import DEMO_PASSWORD
 from cityhub.demo.feeds_transport import flows, segments
 from cityhub.demo.spec import Ctx
 from cityhub.hub import Hub
@@ -275,3 +278,13 @@ def test_cli_demo_loads_and_prints_the_figures(tmp_path: Path, monkeypatch) -> N
     assert "19 connected / 49 cataloged departments, 7,670 fields, 9,318 records" in result.output
     assert "matches" in result.output and "46,590,000 × 0.0002" in result.output
     assert (out / "city.toml").exists() and (tmp_path / "home" / "catalog.db").exists()
+    # one user of every role, to try sharing with; a second run keeps them
+    assert "scjg.member" in result.output and "ga.steward" in result.output
+    again = CliRunner().invoke(app, ["demo", "--no-serve", "--scale", "0.0002", "--out", str(out)])
+    assert again.exit_code == 0, again.output
+    hub = Hub.open(load_settings())
+    with hub.db.session() as s:
+        member = users.get_user(s, "scjg.member")
+        assert member.department is not None and member.department.code == "330400-SCJG"
+        assert users.check_password(member, DEMO_PASSWORD)
+    hub.close()

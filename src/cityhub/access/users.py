@@ -87,14 +87,14 @@ def create_user(
         raise InvalidInput(f"user name {username!r}: 2-100 letters, digits, '.', '_', '-' or '@'")
     if email is not None and not _EMAIL.match(email):
         raise InvalidInput(f"email {email!r} is not an email address")
+    if s.scalar(sa.select(User.id).where(User.username == username)) is not None:
+        raise Conflict(f"user {username!r} exists already", user=username)
     role_names = _roles(roles)
     dept = get_department(s, department) if department else None
     if dept is None and DEPARTMENT_ROLES & {Role(r) for r in role_names}:
         raise InvalidInput(f"user {username!r}: roles {role_names} need --department")
     if dept is not None and Role.PUBLIC.value in role_names:
         raise InvalidInput(f"user {username!r}: a public user belongs to no department")
-    if s.scalar(sa.select(User.id).where(User.username == username)) is not None:
-        raise Conflict(f"user {username!r} exists already", user=username)
     if email and s.scalar(sa.select(User.id).where(User.email == email)) is not None:
         raise Conflict(f"email {email!r} is registered already", email=email)
     user = User(

@@ -167,9 +167,15 @@ def set_field(
     grade: str | None = None,
     title: str | None = None,
     description: str | None = None,
+    masking: str | None = None,
 ) -> FieldInfo:
-    """A steward's edits to a field. A grade set here overrides detection, now and later."""
+    """A steward's edits to a field. A grade set here overrides detection, now and later; a
+    masking rule overrides the one of the field's semantic type ("default" drops it)."""
     info = find_field(get_dataset(s, dataset), key)
+    if masking is not None:
+        from cityhub.access.masking import parse_rule  # the access layer builds on the catalog
+
+        info.masking = None if masking.strip() == "default" else parse_rule(masking).text
     if grade is not None:
         info.grade_override = info.grade = Grade.parse(grade).value
     if title is not None:

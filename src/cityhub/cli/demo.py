@@ -16,6 +16,7 @@ from cityhub.cli.common import app, command, err, out
 from cityhub.cli.serve import serve_demo
 from cityhub.config import load_settings
 from cityhub.demo import SEED_FIGURES, City, generate
+from cityhub.demo.accounts import DEMO_PASSWORD, ensure_demo_users
 from cityhub.errors import CityhubError
 from cityhub.hub import Hub
 from cityhub.ingest import apply_catalog, load_manifest
@@ -54,6 +55,11 @@ def demo(
     matches = _compare(hub, city)
     if failures or not matches:
         raise typer.Exit(1)
+    people = ensure_demo_users(hub)
+    err.print(f"demo users (password {DEMO_PASSWORD}; log in at POST /api/v1/auth/login):")
+    for user in people:
+        where = user.department.code if user.department else "-"
+        err.print(f"  {user.username:<20} {', '.join(user.roles):<10} {where}")
     if not no_serve:
         hub.close()
         serve_demo(settings)

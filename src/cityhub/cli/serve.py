@@ -56,9 +56,11 @@ def run(settings: Settings) -> None:
     err.print(f"  the center's figures        {base}/api/v1/stats")
     err.print(f"  catalog search              {base}/api/v1/datasets?q=企业")
     err.print(f"  DCAT-AP catalog             {base}/catalog.ttl")
+    err.print(f"  log in                      POST {base}/api/v1/auth/login")
     if settings.operator_token is None:
         err.print(
-            "  (no operator token set: HTTP callers see open data only; CITYHUB_OPERATOR_TOKEN)"
+            "  (no operator token set: callers read as their own tokens allow; "
+            "CITYHUB_OPERATOR_TOKEN)"
         )
     uvicorn.run(
         "cityhub.api.app:create_app",

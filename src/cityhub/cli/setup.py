@@ -145,10 +145,18 @@ def field_set(
     grade: Annotated[str | None, typer.Option(help="L1-L4; overrides detection")] = None,
     title: Annotated[str | None, typer.Option()] = None,
     description: Annotated[str | None, typer.Option()] = None,
+    masking: Annotated[
+        str | None,
+        typer.Option(
+            help="this field's masking rule, e.g. keep:3:4, surname, district, redact, "
+            "pseudonym; 'default' goes back to its semantic type's"
+        ),
+    ] = None,
 ) -> None:
-    """Edit a field; a grade set here survives later syncs."""
+    """Edit a field; a grade or masking rule set here survives later syncs."""
     with open_hub().db.session() as s:
         info = service.set_field(
-            s, dataset, field, grade=grade, title=title, description=description
+            s, dataset, field, grade=grade, title=title, description=description, masking=masking
         )
-        out.print(f"{dataset}.{info.name} ({info.title}): grade {info.grade}")
+        rule = f", masking {info.masking}" if info.masking else ""
+        out.print(f"{dataset}.{info.name} ({info.title}): grade {info.grade}{rule}")
