@@ -129,6 +129,22 @@ def test_rows_aggregate_export_sql_and_ckan_follow_the_matrix(
         got = [f["id"] for f in ckan.json()["result"]["fields"]]
         assert got == list(fields)
 
+    ckan_sql = client.get(
+        "/api/3/action/datastore_search_sql",
+        params={"sql": f'SELECT * FROM "{dataset}" LIMIT 5'},
+        headers=headers,
+    )
+    assert ckan_sql.status_code == {200: 200, 403: 403, 404: 409}[status], ckan_sql.text
+    if status == 200:
+        assert [f["id"] for f in ckan_sql.json()["result"]["fields"]] == list(fields)
+    package = client.get("/api/3/action/package_show", params={"id": dataset}, headers=headers)
+    assert package.status_code == (404 if status == 404 else 200)
+
+    query = client.post(f"{base}/query", json={"limit": 5}, headers=headers)
+    assert query.status_code == status
+    if status == 200:
+        assert [f["name"] for f in query.json()["fields"]] == list(fields)
+
     dcat = client.get(f"/dataset/{dataset}.ttl", headers=headers)
     assert dcat.status_code == (404 if status == 404 else 200)
 

@@ -460,6 +460,10 @@ def test_masking_rules_per_deployment_and_per_field(city: City) -> None:
         row = r.json()["rows"][1]
     assert row[ID] == pid[0] + "*" * 15 + pid[-2:]  # rule B: first 1, last 2
     assert row[NAME] == "***"  # the field's own rule wins over the deployment's override
+    with city.hub.db.session() as s:
+        service.set_field(s, "GA-U", "姓名", masking="clear")
+    row = rows(city, "sc_member", "GA-U", limit=2).json()["rows"][1]
+    assert row[NAME] == "***"  # a masked field is not shown in clear by a rule: lower its grade
 
 
 def test_a_key_lookup_under_a_grant_keeps_to_its_rows(city: City) -> None:
@@ -471,3 +475,31 @@ def test_a_key_lookup_under_a_grant_keeps_to_its_rows(city: City) -> None:
     assert rows(city, "sc_member", filter=f"{ID}:eq:{xiuzhou}").json()["rows"] == []
     both = rows(city, "sc_member", filter=f"{ID}:in:{nanhu},{xiuzhou}", include_total="true")
     assert both.json()["total"] == 1
+
+
+def test_made_up_tokens_are_limited_per_address(city: City) -> None:
+    from fastapi.testclient import TestClient
+
+    from cityhub.api import create_app
+
+    city.hub.settings = city.hub.settings.model_copy(update={"rate_limit_anonymous": 3})
+    with TestClient(create_app(city.hub)) as client:
+        codes = [
+            client.get("/api/v1/me", headers={"Authorization": f"Bearer chk_guess{n}"}).status_code
+            for n in range(5)
+        ]
+        assert codes == [401, 401, 401, 429, 429]
+        # a real token still works from there: its own budget
+        assert client.get("/api/v1/me", headers=city.auth("sc_member")).status_code == 200
+
+
+def test_open_data_is_open_to_departments_too(city: City) -> None:
+    """有条件共享 but 无条件开放: another department reads at least what the public reads."""
+    from cityhub.catalog import service
+
+    assert rows(city, "sc_member").status_code == 403
+    with city.hub.db.session() as s:
+        service.upsert_dataset(s, "GA-P", "330400-GA", open_type="无条件开放")
+    for who in ("sc_member", "anonymous"):
+        page = rows(city, who, limit=3).json()
+        assert [f["name"] for f in page["fields"]] == [DISTRICT, INCOME], who

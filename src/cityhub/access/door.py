@@ -35,6 +35,7 @@ from cityhub.lake import Lake
 
 VERSIONS_KEPT = 512  # schemas and file lists of this many (dataset, version) pairs
 _PSEUDONYM = parse_rule("pseudonym")
+_REDACT = parse_rule("redact")
 
 
 @dataclass(frozen=True)
@@ -102,12 +103,15 @@ class Masking:
     overrides: Mapping[str, str] = field(default_factory=dict)
 
     def rule(self, info: FieldInfo, treatment: Treatment) -> MaskRule | None:
+        """The rule the engine applies to a field read with `treatment` (None: clear). A field
+        the policy masks is never shown in clear because a rule says "clear": that takes a
+        lower grade, which is the steward's decision to record."""
         if treatment is Treatment.CLEAR:
             return None
         if treatment is Treatment.PSEUDONYM:
             return _PSEUDONYM
         rule = rule_for(info, self.rules, self.overrides)
-        return None if rule.kind == "clear" else rule
+        return _REDACT if rule.kind == "clear" else rule
 
 
 class Door:

@@ -11,7 +11,7 @@ Reading its rows, first rule that applies:
 2. a live grant (to the caller or their department): its fields, each clear, masked or
    pseudonymised, of the rows its row filter keeps;
 3. another department, 无条件共享: L1-L2 fields in clear, L3 masked, L4 withheld;
-4. the public, 无条件开放: L1-L2 fields in clear, nothing graded L3 or above;
+4. anyone, 无条件开放: L1-L2 fields in clear, nothing graded L3 or above;
 5. otherwise nothing: 有条件 datasets need a grant, 不予 ones are never read.
 The public never reads an L3 field in clear nor an L4 field at all, whatever a grant says.
 """
@@ -115,7 +115,7 @@ def access(caller: Caller, ds: Dataset, grant: GrantTerms | None) -> Access | No
         return Access(fields, grant.row_filter, grant.id, f"grant {grant.id}")
     if not caller.is_public and ds.share_type == ShareType.UNCONDITIONAL.value:
         return Access(_defaults(present, public=False), basis="unconditional sharing")
-    if caller.is_public and ds.open_type == OpenType.UNCONDITIONAL.value:
+    if ds.open_type == OpenType.UNCONDITIONAL.value:  # open to all: departments too
         return Access(_defaults(present, public=True), basis="open data")
     return None
 

@@ -24,7 +24,7 @@ from sqlalchemy.orm import Session, selectinload
 from cityhub.access import policy
 from cityhub.access.audit import AuditEntry, AuditLog
 from cityhub.access.identity import Caller, Role, Scope
-from cityhub.access.models import AccessRequest, CalendarDay, Grant, User
+from cityhub.access.models import AccessRequest, CalendarDay, Grant
 from cityhub.access.policy import Treatment, effective_grade, grade_rank
 from cityhub.catalog.models import Dataset, FieldInfo, utcnow
 from cityhub.catalog.service import get_dataset
@@ -463,8 +463,3 @@ def _treatments(
     if not out:
         raise InvalidInput("an approval grants at least one field; refuse the request instead")
     return out
-
-
-def requester_name(s: Session, request: AccessRequest) -> str:
-    user = s.get(User, request.requester_id)
-    return user.username if user is not None else str(request.requester_id)

@@ -11,6 +11,7 @@ from fastapi_offline import FastAPIOffline
 from cityhub import __version__
 from cityhub.access import Door, Masking
 from cityhub.access.audit import AuditLog
+from cityhub.access.ratelimit import limiter_for
 from cityhub.access.sharing import Workflow
 from cityhub.api import accounts, ckan, dcat, problems, sharing, v1
 from cityhub.api import export as export_api
@@ -59,7 +60,9 @@ def create_app(hub: Hub | None = None) -> FastAPI:
     )
     app.add_middleware(ServerTiming)
     # outermost: a refused request (too big, too many) costs nothing behind it
-    app.add_middleware(Limits, settings=hub.settings if hub else load_settings())
+    settings = hub.settings if hub else load_settings()
+    app.state.limiter = limiter_for(settings)  # also counts invalid tokens (see deps.caller)
+    app.add_middleware(Limits, settings=settings, limiter=app.state.limiter)
     problems.install(app)
     app.include_router(v1.router)
     app.include_router(accounts.router)

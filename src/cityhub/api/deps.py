@@ -13,8 +13,11 @@ from starlette.concurrency import run_in_threadpool
 
 from cityhub.access import Caller, Door, operator, public, users
 from cityhub.access.audit import AuditLog
+from cityhub.access.ratelimit import Limiter
 from cityhub.access.sharing import Workflow
+from cityhub.api.limits import address_key
 from cityhub.catalog import CatalogCache
+from cityhub.errors import TooManyRequests, Unauthorized
 from cityhub.hub import Hub
 from cityhub.query import Engine
 from cityhub.query.lookup import Lookups
@@ -82,12 +85,26 @@ async def caller(request: Request) -> Caller:
     secret = expected.get_secret_value() if expected is not None else None
     if secret and hmac.compare_digest(token.encode(), secret.encode()):
         return operator(address=address)
-    return await run_in_threadpool(_authenticate, svc, token, address)
+    return await run_in_threadpool(authenticate, request, svc, token, address)
 
 
-def _authenticate(svc: Services, token: str, address: str | None) -> Caller:
-    with svc.hub.db.session() as s:
-        return users.authenticate(s, token, address)
+def authenticate(request: Request, svc: Services, token: str, address: str | None) -> Caller:
+    """The caller of a user's token (blocks on the database: call it from a worker thread)."""
+    try:
+        with svc.hub.db.session() as s:
+            return users.authenticate(s, token, address)
+    except Unauthorized:
+        # Made-up tokens pass the per-token limit (each is new): count the failures per
+        # address, at the anonymous rate, so guessing is as slow as anything else unsigned.
+        limiter: Limiter = request.app.state.limiter
+        key = "bad-token:" + address_key(request.scope)
+        decision = limiter.hit(key, svc.hub.settings.rate_limit_anonymous)
+        if not decision.allowed:
+            raise TooManyRequests(
+                "too many requests with invalid tokens from this address; wait and retry",
+                decision.retry_after,
+            ) from None
+        raise
 
 
 async def session(request: Request) -> AsyncIterator[Session]:

@@ -44,17 +44,22 @@ def caller_key(scope: Scope) -> tuple[str, bool]:
             token = value.decode("latin-1").strip()
     if token:
         return "token:" + hashlib.sha256(token.encode()).hexdigest()[:32], True
+    return address_key(scope), False
+
+
+def address_key(scope: Scope) -> str:
+    """'addr:<address>' of the caller; IPv6 callers by their /64 (see `caller_key`)."""
     client = scope.get("client")
     host = client[0] if client else "unknown"
     try:
         address = ipaddress.ip_address(host)
     except ValueError:
-        return "addr:" + host, False  # a Unix socket or a test client: no IP to group
+        return "addr:" + host  # a Unix socket or a test client: no IP to group
     if isinstance(address, ipaddress.IPv6Address):
         if address.ipv4_mapped is not None:  # an IPv4 caller on a dual-stack socket
-            return "addr:" + str(address.ipv4_mapped), False
-        return "addr:" + str(ipaddress.IPv6Network((address, 64), strict=False)), False
-    return "addr:" + str(address), False
+            return "addr:" + str(address.ipv4_mapped)
+        return "addr:" + str(ipaddress.IPv6Network((address, 64), strict=False))
+    return "addr:" + str(address)
 
 
 def _content_length(scope: Scope) -> int | None:

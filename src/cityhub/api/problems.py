@@ -9,7 +9,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 
-from cityhub.errors import CityhubError
+from cityhub.errors import CityhubError, TooManyRequests
 
 MEDIA_TYPE = "application/problem+json"
 
@@ -23,9 +23,12 @@ def problem(status: int, title: str, detail: str, **extra: Any) -> JSONResponse:
 def install(app: FastAPI) -> None:
     @app.exception_handler(CityhubError)
     async def cityhub_error(request: Request, exc: CityhubError) -> JSONResponse:
-        return problem(
+        answer = problem(
             exc.status, exc.title, exc.message, instance=str(request.url.path), **exc.detail
         )
+        if isinstance(exc, TooManyRequests):
+            answer.headers["Retry-After"] = str(exc.retry_after)
+        return answer
 
     @app.exception_handler(RequestValidationError)
     async def invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
