@@ -8,7 +8,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 from fastapi_offline import FastAPIOffline
 
-from cityhub import __version__
+from cityhub import __version__, portal
 from cityhub.access import Door, Masking
 from cityhub.access.audit import AuditLog
 from cityhub.access.ratelimit import limiter_for
@@ -63,7 +63,7 @@ def create_app(hub: Hub | None = None) -> FastAPI:
     settings = hub.settings if hub else load_settings()
     app.state.limiter = limiter_for(settings)  # also counts invalid tokens (see deps.caller)
     app.add_middleware(Limits, settings=settings, limiter=app.state.limiter)
-    problems.install(app)
+    problems.install(app, portal.page_error)
     app.include_router(v1.router)
     app.include_router(accounts.router)
     app.include_router(sharing.router)
@@ -71,4 +71,5 @@ def create_app(hub: Hub | None = None) -> FastAPI:
     app.include_router(export_api.router)
     app.include_router(dcat.router)
     app.include_router(ckan.router)
+    portal.install(app)  # last: its pages take the paths the API leaves
     return app

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException
 
 from cityhub.errors import CityhubError, TooManyRequests
@@ -20,9 +21,16 @@ def problem(status: int, title: str, detail: str, **extra: Any) -> JSONResponse:
     return JSONResponse(body, status_code=status, media_type=MEDIA_TYPE)
 
 
-def install(app: FastAPI) -> None:
+def install(
+    app: FastAPI, page: Callable[[Request, CityhubError], Response | None] | None = None
+) -> None:
+    """Error answers as problem+json; `page` may answer a portal page's error as a page."""
+
     @app.exception_handler(CityhubError)
-    async def cityhub_error(request: Request, exc: CityhubError) -> JSONResponse:
+    async def cityhub_error(request: Request, exc: CityhubError) -> Response:
+        shown = page(request, exc) if page is not None else None
+        if shown is not None:
+            return shown
         answer = problem(
             exc.status, exc.title, exc.message, instance=str(request.url.path), **exc.detail
         )
