@@ -34,7 +34,7 @@ GA_OTHER_DEPT = {
     "qu_xian": CLEAR,
     "yue_shou_ru": CLEAR,
 }
-GA_PUBLIC = {"qu_xian": CLEAR, "yue_shou_ru": CLEAR}
+GA_PUBLIC = GA_OTHER_DEPT  # open data: L3 masked for everyone, L4 withheld
 FIRM_OWN = {f: CLEAR for f in FIRM_ALL}
 FIRM_OTHER = {"tong_yi_she_hui_xin_yong_dai_ma": CLEAR, "qi_ye_ming_cheng": CLEAR}
 FIRM_OTHER["fa_ren_shou_ji"] = MASKED

@@ -502,4 +502,5 @@ def test_open_data_is_open_to_departments_too(city: City) -> None:
         service.upsert_dataset(s, "GA-P", "330400-GA", open_type="无条件开放")
     for who in ("sc_member", "anonymous"):
         page = rows(city, who, limit=3).json()
-        assert [f["name"] for f in page["fields"]] == [DISTRICT, INCOME], who
+        assert [f["name"] for f in page["fields"]] == [ID, NAME, DISTRICT, INCOME], who
+        assert all("*" in r[ID] for r in page["rows"])  # L3: masked, as for the public

@@ -65,6 +65,11 @@ def served(hub: Hub, tmp_path: Path) -> Iterator[tuple[Hub, TestClient]]:
     (tmp_path / "firms.csv").write_text(FIRMS, encoding="utf-8")
     sync_file(hub, "GA-001", tmp_path / "people.csv")
     sync_file(hub, "SC-001", tmp_path / "firms.csv")
+    # Graded highly sensitive, so these serving tests see fields withheld from the public
+    # (as L3 fields, they would be read masked: tests/access covers masking).
+    with hub.db.session() as s:
+        for title in ("身份证号码", "姓名"):
+            service.set_field(s, "GA-001", title, grade="L4")
     with TestClient(create_app(hub)) as client:
         yield hub, client
 

@@ -65,7 +65,7 @@ def test_a_grade_change_reaches_readers_at_once(served: tuple[Hub, TestClient]) 
     before = client.get("/api/v1/datasets/GA-001/rows", params={"limit": 1}).json()
     assert "xing_bie" in before["rows"][0]
     with hub.db.session() as s:
-        service.set_field(s, "GA-001", "性别", grade="L3")
+        service.set_field(s, "GA-001", "性别", grade="L4")
     after = client.get("/api/v1/datasets/GA-001/rows", params={"limit": 1}).json()
     assert "xing_bie" not in after["rows"][0]
     r = client.get("/api/v1/datasets/GA-001/rows", params={"filter": "xing_bie:eq:男"})

@@ -11,7 +11,7 @@ Reading its rows, first rule that applies:
 2. a live grant (to the caller or their department): its fields, each clear, masked or
    pseudonymised, of the rows its row filter keeps;
 3. another department, 无条件共享: L1-L2 fields in clear, L3 masked, L4 withheld;
-4. anyone, 无条件开放: L1-L2 fields in clear, nothing graded L3 or above;
+4. anyone, 无条件开放: the same (a public listing shows 330402********123X, 张*);
 5. otherwise nothing: 有条件 datasets need a grant, 不予 ones are never read.
 The public never reads an L3 field in clear nor an L4 field at all, whatever a grant says.
 """
@@ -74,11 +74,12 @@ def visibility(caller: Caller) -> str:
     return "public" if caller.is_public else "government"
 
 
-def _by_grade(field: FieldInfo, public: bool) -> Treatment | None:
+def _by_grade(field: FieldInfo) -> Treatment | None:
+    """Without a grant: L1-L2 in clear, L3 masked, L4 withheld."""
     rank = grade_rank(effective_grade(field))
     if rank < grade_rank(Grade.L3.value):
         return Treatment.CLEAR
-    if rank == grade_rank(Grade.L3.value) and not public:
+    if rank == grade_rank(Grade.L3.value):
         return Treatment.MASK
     return None
 
@@ -114,16 +115,16 @@ def access(caller: Caller, ds: Dataset, grant: GrantTerms | None) -> Access | No
                 fields[f.name] = treatment
         return Access(fields, grant.row_filter, grant.id, f"grant {grant.id}")
     if not caller.is_public and ds.share_type == ShareType.UNCONDITIONAL.value:
-        return Access(_defaults(present, public=False), basis="unconditional sharing")
+        return Access(_defaults(present), basis="unconditional sharing")
     if ds.open_type == OpenType.UNCONDITIONAL.value:  # open to all: departments too
-        return Access(_defaults(present, public=True), basis="open data")
+        return Access(_defaults(present), basis="open data")
     return None
 
 
-def _defaults(fields: list[FieldInfo], public: bool) -> dict[str, Treatment]:
+def _defaults(fields: list[FieldInfo]) -> dict[str, Treatment]:
     out: dict[str, Treatment] = {}
     for f in fields:
-        treatment = _by_grade(f, public)
+        treatment = _by_grade(f)
         if treatment is not None:
             out[f.name] = treatment
     return out
@@ -147,4 +148,4 @@ def visible_fields(caller: Caller, ds: Dataset, grant: GrantTerms | None = None)
         return present
     allowed = access(caller, ds, grant)
     readable = allowed.fields if allowed is not None else {}
-    return [f for f in present if f.name in readable or _by_grade(f, True) is Treatment.CLEAR]
+    return [f for f in present if f.name in readable or _by_grade(f) is not None]

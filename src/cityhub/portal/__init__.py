@@ -11,7 +11,7 @@ from fastapi.responses import FileResponse, Response
 from fastapi.staticfiles import StaticFiles
 
 from cityhub.errors import CityhubError
-from cityhub.portal import public
+from cityhub.portal import console, dataset, ops, public
 from cityhub.portal.web import HERE, SecurityHeaders, error_page
 
 PLOTLY_JS = Path(plotly.__file__).parent / "package_data" / "plotly.min.js"
@@ -37,7 +37,8 @@ def install(app: FastAPI) -> None:
         # the installed plotly package's own build: no CDN
         return FileResponse(PLOTLY_JS, media_type="text/javascript", headers=_CACHE)
 
-    app.include_router(public.router)
+    for part in (public, dataset, console, ops):
+        app.include_router(part.router)
 
 
 _CACHE = {"Cache-Control": "public, max-age=86400"}
