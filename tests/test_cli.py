@@ -94,6 +94,9 @@ def test_operator_workflow(cli, tmp_path: Path) -> None:
     assert len(json.loads(cli("show", "GA-001", "--version", "0", "--json"))) == 3
     cli("rollback", "GA-001", "0")
     assert len(json.loads(cli("show", "GA-001", "--json", "--limit", "100"))) == 3
+    shown = cli("show", "GA-001", "--limit", "2")
+    assert "GA-001 v2" in shown and shown.count("\n") > 4  # a table, not only a title
+    assert "intact" in cli("audit", "verify")  # every show was an audited read
 
     record = json.loads(cli("catalog", "show", "GA-001", "--json"))
     assert record["share_type"] == "conditional" and record["themes"] == ["人口", "社会"]
@@ -167,3 +170,4 @@ path = "files/*.csv"
     )
     rejects = json.loads(cli("rejects", "JT-001", "--json"))
     assert [(r["line"], r["column"]) for r in rejects] == [(402, "数量")]
+    assert "402" in cli("rejects", "JT-001") and "rejects.read" in cli("audit", "search")

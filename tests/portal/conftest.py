@@ -23,8 +23,9 @@ import uvicorn
 from cityhub.api import create_app
 from cityhub.config import Settings
 from cityhub.hub import Hub
-from tests.access.conftest import PASSWORD, build_city, make_users
+from tests.access.conftest import PASSWORD, build_city, city, make_users
 
+__all__ = ["city"]  # the access tests' city, for portal tests without a browser
 ARTIFACTS = Path(__file__).parent.parent / "artifacts"
 CHROMIUM = os.environ.get("CITYHUB_TEST_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = [

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from tests.access.conftest import City
 from tests.portal.conftest import Site, shot
 
 
@@ -33,3 +34,16 @@ def test_facets_narrow_and_the_language_switch_shows_english(page: Any, site: Si
     page.goto("/")
     assert page.locator("h1").inner_text() == "Jiaxing City Big Data Center"  # remembered
     shot(page, "home-en")
+
+
+def test_home_ranks_the_most_used_datasets(city: City) -> None:
+    """Without a browser: the ranking counts reads in the audit log, and lists only what the
+    caller may know of."""
+    for _ in range(3):
+        assert city.client.get("/api/v1/datasets/GA-P/rows", headers=city.auth("ga_member"))
+    city.client.get("/api/v1/datasets/GA-U/rows")
+    mine = city.client.get("/", headers=city.auth("ga_member")).text
+    most = mine.split('id="popular-title"')[1].split("</section>")[0]
+    assert most.index("人口信息") < most.index("户籍统计") and "3 次读取" in most
+    public = city.client.get("/").text.split('id="popular-title"')[1].split("</section>")[0]
+    assert "人口信息" not in public and "户籍统计" in public  # GA-P is not open

@@ -15,6 +15,8 @@ from rich.progress import (
     TransferSpeedColumn,
 )
 
+from cityhub.access import Door, operator
+from cityhub.access.audit import AuditEntry, AuditLog
 from cityhub.catalog import service
 from cityhub.cli.common import (
     JsonOpt,
@@ -40,6 +42,9 @@ from cityhub.ingest import (
 from cityhub.ingest import history as history_of
 from cityhub.ingest import sync_file as run_sync
 from cityhub.lake import Mode
+from cityhub.query import Engine, RowsQuery
+from cityhub.query import rows as read_rows
+from cityhub.query.spec import MAX_PAGE
 
 
 # -- ingest -------------------------------------------------------------------------------------
@@ -191,15 +196,26 @@ def show(
     limit: Annotated[int, typer.Option()] = 20,
     as_json: JsonOpt = False,
 ) -> None:
-    """Rows of a dataset (the current version, or --version N)."""
-    table = open_hub().lake.read(dataset, version, limit=limit)
-    rows = table.to_pylist()
+    """Rows of a dataset (the current version, or --version N), read as the center's operator
+    through the access door and written to the audit log like any read."""
+    hub = open_hub()
+    door = Door(hub.lake, AuditLog(hub.db, hub.settings.audit_hash))
+    who = operator(hub.settings.operator)
+    with hub.db.session() as s:
+        view = door.table(s, who, dataset, version)
+    engine = Engine(hub.settings)
+    try:
+        page = read_rows(engine, view, RowsQuery(limit=min(limit, MAX_PAGE)))
+    finally:
+        engine.close()
+    door.record_read(who, view, len(page.rows), f"cli show limit={limit}")
     if as_json:
-        return print_json(rows)
+        return print_json(page.rows)
+    names = [c.name for c in page.fields]
     table(
-        f"{dataset}" + (f" v{version}" if version is not None else ""),
-        table.column_names,
-        [[r[c] for c in table.column_names] for r in rows],
+        f"{dataset} v{view.version}",
+        names,
+        [[r[n] for n in names] for r in page.rows],
     )
 
 
@@ -217,13 +233,19 @@ def rejects(
     limit: Annotated[int, typer.Option()] = 50,
     as_json: JsonOpt = False,
 ) -> None:
-    """Rows that could not be stored, with file, place and reason."""
-    table = open_hub().lake.rejects(dataset, sync)
-    rows = table.slice(0, limit).to_pylist() if table.num_columns else []
+    """Rows that could not be stored, with file, place and reason (they hold source values:
+    the read is audited)."""
+    hub = open_hub()
+    found = hub.lake.rejects(dataset, sync)
+    rows = found.slice(0, limit).to_pylist() if found.num_columns else []
+    entry = AuditEntry(
+        action="rejects.read", actor=hub.settings.operator, dataset=dataset, rows=len(rows)
+    )
+    AuditLog(hub.db, hub.settings.audit_hash).append(entry)
     if as_json:
         return print_json(rows)
     table(
-        f"{dataset} rejects ({table.num_rows:,})",
+        f"{dataset} rejects ({found.num_rows:,})",
         ["sync", "file", "sheet", "line", "column", "reason"],
         [
             [r["sync_id"], Path(r["file"]).name, r["sheet"], r["line"], r["column"], r["reason"]]

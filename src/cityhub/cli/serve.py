@@ -52,11 +52,12 @@ def run(settings: Settings) -> None:
 
     base = settings.public_url or f"http://{settings.host}:{settings.port}"
     err.print(f"serving {settings.home} at {base}")
+    err.print(f"  the portal                  {base}/")
     err.print(f"  API and its documentation   {base}/docs")
     err.print(f"  the center's figures        {base}/api/v1/stats")
     err.print(f"  catalog search              {base}/api/v1/datasets?q=企业")
     err.print(f"  DCAT-AP catalog             {base}/catalog.ttl")
-    err.print(f"  log in                      POST {base}/api/v1/auth/login")
+    err.print(f"  log in                      {base}/login (API: POST /api/v1/auth/login)")
     if settings.operator_token is None:
         err.print(
             "  (no operator token set: callers read as their own tokens allow; "

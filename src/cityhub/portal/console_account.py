@@ -20,7 +20,17 @@ from cityhub.access.models import ApiToken, User
 from cityhub.api.accounts import audit
 from cityhub.api.deps import SESSION_COOKIE, Services
 from cityhub.errors import CityhubError, Conflict, InvalidInput, NotFound, Unauthorized
-from cityhub.portal.console_base import Db, Me, Posted, Svc, local_time, same_site, text, whole, words
+from cityhub.portal.console_base import (
+    Db,
+    Me,
+    Posted,
+    Svc,
+    local_time,
+    same_site,
+    text,
+    whole,
+    words,
+)
 from cityhub.portal.web import gettext_for, login_redirect, redirect, render
 
 router = APIRouter(include_in_schema=False)
@@ -321,16 +331,15 @@ def create_key(request: Request, me: Me, svc: Svc, data: Posted) -> Response:
 
 
 @router.post(KEYS + "/{token_id}/revoke")
-def revoke_key(
-    request: Request, token_id: int, me: Me, svc: Svc, data: Posted
-) -> RedirectResponse:
+def revoke_key(request: Request, token_id: int, me: Me, svc: Svc, data: Posted) -> RedirectResponse:
     """Revoke one of one's own keys: it stops at once (audited as token.revoke)."""
     if me.user_id is None:
         return login_redirect(request)
+    _ = gettext_for(request)
     with svc.hub.db.session() as s:
         token = s.get(ApiToken, token_id)
         if token is None or token.user_id != me.user_id:
-            raise NotFound(gettext_for(request)("You have no such key."))
+            raise NotFound(_("You have no such key."))
         users.revoke_token(s, token)
         audit(svc, s, me, "token.revoke", user=me.name, token=token.prefix)
     return redirect(request, f"{KEYS}?done=revoked")

@@ -111,7 +111,7 @@ def words(_: Gettext) -> dict[str, dict[str, str]]:
     }
 
 
-def row_filter_of(data: FormData, prefix: str = "filter") -> list[dict[str, Any]]:
+def row_filter_of(data: FormData, prefix: str = "filter") -> list[Mapping[str, Any]]:
     """The one row filter a form may carry (field, operator, value), as the workflow takes it;
     none when no field is chosen. Checked against the dataset by the workflow."""
     field = text(data, f"{prefix}-field", 300)
@@ -172,4 +172,3 @@ def audit_change(
         ),
         s,
     )
-

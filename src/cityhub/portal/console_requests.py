@@ -195,7 +195,7 @@ def _request_row(s: Session, r: AccessRequest, ops: dict[str, str]) -> dict[str,
     }
 
 
-def _grant_row(g: Grant, ops: dict[str, str]) -> dict[str, Any]:
+def grant_row(g: Grant, ops: dict[str, str]) -> dict[str, Any]:
     titles = {f.name: f.title for f in g.dataset.fields}
     return {
         "g": g,
@@ -234,7 +234,7 @@ def my_requests(request: Request, me: Me, svc: Svc, db: Db) -> Response:
         "requests/mine.html",
         me=me,
         requests=[_request_row(db, r, vocab["op"]) for r in found],
-        grants=[_grant_row(g, vocab["op"]) for g in held],
+        grants=[grant_row(g, vocab["op"]) for g in held],
         highlight=int(submitted) if submitted.isdigit() else None,
         notice=notice,
         words=vocab,
@@ -244,9 +244,7 @@ def my_requests(request: Request, me: Me, svc: Svc, db: Db) -> Response:
 
 
 @router.post(MINE + "/{request_id}/withdraw")
-def withdraw(
-    request: Request, request_id: int, me: Me, svc: Svc, data: Posted
-) -> RedirectResponse:
+def withdraw(request: Request, request_id: int, me: Me, svc: Svc, data: Posted) -> RedirectResponse:
     """Withdraw one's own pending request."""
     if me.user_id is None:
         return login_redirect(request)

@@ -37,6 +37,16 @@ def _version(text: str | None) -> int | None:
     return int(text) if text is not None and text.isdigit() else None
 
 
+def _missing(reading: data.Reading, wanted: int | None, _: show.Gettext) -> str | None:
+    """Why a dataset with data that the caller may read shows no rows: the version asked for
+    is not one of its own (the door's NotFound once the dataset itself was found)."""
+    if reading.refused or reading.problem is None:
+        return None
+    if wanted is not None:
+        return _("This dataset has no version %(version)s.") % {"version": wanted}
+    return reading.problem
+
+
 @router.get("/datasets/{code}", response_class=HTMLResponse)
 def dataset_page(
     request: Request,
@@ -54,6 +64,10 @@ def dataset_page(
     allowed = svc.door.access(db, me, ds)
     wanted = _version(version)
     reading = data.open_view(svc, db, me, ds.code, wanted) if ds.connected else data.Reading(None)
+    problem = _missing(reading, wanted, _)
+    if reading.view is not None and not reading.view.columns:  # a grant naming no field left
+        reading = data.Reading(None)
+        problem = _("You may read none of this dataset's fields.")
     view = reading.view
 
     preview = chart_form = chart = map_data = None
@@ -79,8 +93,9 @@ def dataset_page(
         record=show.record(ds, lang, _),
         fields=show.dictionary(svc.door.fields(db, me, ds), allowed, lang, _),
         basis=show.basis_text(allowed, _) if allowed is not None and view is not None else "",
+        offer_more=show.may_ask_more(me, allowed),
         view=view,
-        problem=None if reading.refused else reading.problem,
+        problem=problem,
         refusal=refusal,
         request_href=f"{here}/request",
         login_href="/login?next=" + quote(f"{here}/request"),
@@ -90,10 +105,9 @@ def dataset_page(
         chart=chart,
         map=map_data,
         history=history,
-        version_href=lambda n: (
-            here if view is not None and n == view.current_version else f"{here}?version={n}"
-        ),
+        version_href=lambda n: here if n == ds.current_version else f"{here}?version={n}",
         version_hidden=wanted if older else None,
+        asked_version=wanted,
         downloads=show.downloads(ds.code, view.version if older else None, _) if view else [],
         examples=show.examples(
             svc.base_url,

@@ -37,6 +37,7 @@ CHART_POINTS = 1000  # points of a chart over time
 MAP_POINTS = 2000
 DATES = (DataType.DATE.value, DataType.TIMESTAMP.value)
 NUMBERS = (DataType.INTEGER.value, DataType.DECIMAL.value)
+OPAQUE = (DataType.GEOMETRY.value, DataType.JSON.value)
 GEOMETRY_NAMES = ("geometry", "geom", "the_geom", "shape", "几何", "空间信息")
 LABEL_HINTS = ("名称", "名", "name", "title")
 
@@ -142,12 +143,12 @@ def chart_form(view: TableView, by: str | None, metric: str | None, _: Gettext) 
     (a count, or sum/avg/min/max of a number read in clear)."""
     groups: list[Choice] = []
     for c in view.columns:
+        if c.data_type in OPAQUE:  # shapes and documents make no categories
+            continue
         groups.append(Choice(c.name, c.title))
         if c.data_type in DATES and not c.masked:
             groups.append(Choice(f"{c.name}:day", _("%(field)s, by day") % {"field": c.title}))
-            groups.append(
-                Choice(f"{c.name}:month", _("%(field)s, by month") % {"field": c.title})
-            )
+            groups.append(Choice(f"{c.name}:month", _("%(field)s, by month") % {"field": c.title}))
     metrics = [Choice("count", _("Number of records"))]
     for c in view.columns:
         if c.data_type in NUMBERS and not c.masked:
@@ -178,9 +179,7 @@ class ChartOutcome:
     problem: str | None = None
 
 
-def chart(
-    svc: Services, who: Caller, view: TableView, form: ChartForm, _: Gettext
-) -> ChartOutcome:
+def chart(svc: Services, who: Caller, view: TableView, form: ChartForm, _: Gettext) -> ChartOutcome:
     """The aggregate the form asks for, or why it cannot be drawn (a choice not offered)."""
     by = next((g for g in form.groups if g.value == form.by), None)
     how = next((m for m in form.metrics if m.value == form.metric), None)
@@ -207,14 +206,16 @@ def chart(
     )
     found = result.rows if line else result.rows[:CHART_GROUPS]
     empty = _("(empty)")
-    points = [(_group_text(r.get(label), group.bucket, empty), plain(r.get(metric.label))) for r in found]
+    points = [
+        (_group_text(r.get(label), group.bucket, empty), plain(r.get(metric.label))) for r in found
+    ]
     title = _("%(measure)s by %(field)s") % {"measure": how.label, "field": by.label}
     data = {
         "kind": "line" if line else "bar",
         "title": title,
         "x_title": by.label,
         "y_title": how.label,
-        "x": [_group_axis(r.get(label), empty) for r in found],
+        "x": [_group_axis(r.get(label), group.bucket, empty) for r in found],
         "y": [p[1] for p in points],
     }
     return ChartOutcome(
@@ -232,10 +233,12 @@ def _group_text(value: Any, bucket: str | None, empty: str) -> str:
     return str(plain(value))
 
 
-def _group_axis(value: Any, empty: str) -> Any:
+def _group_axis(value: Any, bucket: str | None, empty: str) -> Any:
     """A group as Plotly's axis takes it: ISO text for dates (a date axis), text otherwise."""
     if value is None:
         return empty
+    if bucket in ("day", "month") and isinstance(value, datetime):
+        return value.date().isoformat()  # the engine truncates to a midnight timestamp
     return str(plain(value))
 
 

@@ -1,8 +1,9 @@
 """Points for the dataset page's map: from longitude/latitude values, or one representative
 point per geometry (the lake keeps GeoJSON geometries as WKT text or ISO WKB bytes).
 
-A representative point is the mean of a geometry's positions: good enough to place a road or a
-district on a dot map, which is all the page draws (no tile server, no shapes).
+A representative point is the centre of a geometry's bounding box: good enough to place a road
+or a district on a dot map, which is all the page draws (no tile server, no shapes), and unlike
+the mean of its positions not pulled towards a ring's repeated closing vertex.
 """
 
 from __future__ import annotations
@@ -42,7 +43,8 @@ def point_of(value: Any) -> tuple[float, float] | None:
     found = [(x, y) for x, y in positions if math.isfinite(x) and math.isfinite(y)]
     if not found:
         return None
-    return sum(x for x, _ in found) / len(found), sum(y for _, y in found) / len(found)
+    xs, ys = [x for x, _ in found], [y for _, y in found]
+    return (min(xs) + max(xs)) / 2, (min(ys) + max(ys)) / 2
 
 
 def _wkt(text: str) -> list[tuple[float, float]]:

@@ -19,7 +19,7 @@ from cityhub.catalog.vocab import DataLevel, DataType, Grade, OpenType, ShareTyp
 from cityhub.portal.public import vocab_label
 
 Gettext = Callable[[str], str]
-EXPORTS = ("csv", "json", "ndjson", "parquet", "xlsx")
+EXPORTS = {"csv": "CSV", "json": "JSON", "ndjson": "NDJSON", "parquet": "Parquet", "xlsx": "XLSX"}
 
 
 def N_(message: str) -> str:
@@ -186,14 +186,22 @@ def basis_text(allowed: Access, _: Gettext) -> str:
         )
     if allowed.basis == "open data":
         return _(
-            "Open to all: sensitive fields (L3) are masked and highly sensitive ones (L4) "
-            "withheld."
+            "Open to all: sensitive fields (L3) are masked and highly sensitive ones (L4) withheld."
         )
     if allowed.grant_id is not None:
         return _("You read this dataset under grant %(grant)s: the fields and rows it names.") % {
             "grant": allowed.grant_id
         }
     return ""
+
+
+def may_ask_more(who: Caller, allowed: Access | None) -> bool:
+    """Whether a grant could give a reader more than the defaults do: a department's user who
+    reads by unconditional sharing or as open data (masked L3, no L4). A grant never lifts
+    the public's limits, and staff and the owner read everything already."""
+    if allowed is None or who.anonymous or who.is_public or not who.can(Scope.REQUEST):
+        return False
+    return allowed.basis in ("unconditional sharing", "open data")
 
 
 @dataclass(frozen=True)
@@ -210,7 +218,10 @@ def refusal(who: Caller, ds: Dataset, message: str, _: Gettext) -> Refusal:
         return Refusal(_("This key may not read data (it lacks the read scope)."), message, False)
     if not who.is_public and ds.share_type == ShareType.NOT_SHARED.value:
         return Refusal(
-            _("This dataset is not shared (不予共享): its rows are never read; see its legal basis."),
+            _(
+                "This dataset is not shared (不予共享): its rows are never read; "
+                "see its legal basis."
+            ),
             message,
             False,
         )
@@ -239,8 +250,8 @@ def downloads(code: str, version: int | None, _: Gettext) -> list[Download]:
     base = f"/api/v1/datasets/{quote(code)}/export"
     at = f"version={version}" if version is not None else ""
     out = []
-    for fmt in EXPORTS:
-        out.append(Download(fmt.upper(), f"{base}.{fmt}" + (f"?{at}" if at else "")))
+    for fmt, name in EXPORTS.items():
+        out.append(Download(name, f"{base}.{fmt}" + (f"?{at}" if at else "")))
         if fmt == "csv":
             out.append(
                 Download(
@@ -266,9 +277,10 @@ def _sample(columns: list[Column], first: dict[str, Any] | None) -> tuple[str, s
         return None
     for c in columns:
         value = first.get(c.name)
-        if not c.masked and c.data_type == DataType.STRING.value and isinstance(value, str):
-            if value and len(value) <= 40 and "\n" not in value:
-                return c.name, value
+        text = value if isinstance(value, str) else ""
+        short = 0 < len(text) <= 40 and "\n" not in text
+        if short and not c.masked and c.data_type == DataType.STRING.value:
+            return c.name, text
     return None
 
 

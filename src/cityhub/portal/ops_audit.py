@@ -90,7 +90,7 @@ def audit_page(
         request,
         "audit.html",
         me,
-        status=400 if error else 200,
+        http_status=400 if error else 200,
         error=error,
         records=records,
         limit=LIMIT,

@@ -133,8 +133,8 @@ def runs_page(
         me,
         runs=rows,
         total=total,
-        status=status or "",
-        dataset=dataset or "",
+        chosen_status=status or "",
+        chosen_dataset=dataset or "",
         choices=choices,
         page=page,
         pages=page_count(total, RUNS_PER_PAGE),
@@ -192,9 +192,8 @@ def _ratio(value: object, request: Request) -> float | None:
     except ValueError:
         percent = -1.0
     if not 0 <= percent <= 100:
-        raise InvalidInput(
-            gettext_for(request)("The share of rejected rows is a percent from 0 to 100.")
-        )
+        _ = gettext_for(request)
+        raise InvalidInput(_("The share of rejected rows is a percent from 0 to 100."))
     return percent / 100
 
 

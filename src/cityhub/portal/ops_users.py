@@ -38,7 +38,7 @@ def _users_page(
         request,
         "users.html",
         me,
-        status=status,
+        http_status=status,
         users=users.list_users(db),
         departments=service.list_departments(db),
         roles=ROLES,
@@ -152,7 +152,8 @@ async def change_roles(request: Request, username: str, me: Me, svc: Svc) -> Res
         user = users.get_user(s, username)
         roles = [str(r) for r in data.getlist("roles")]
         if not roles:
-            raise InvalidInput(gettext_for(request)("Choose at least one role."))
+            _ = gettext_for(request)
+            raise InvalidInput(_("Choose at least one role."))
         _guard_self(request, me, user, roles, None)
         changed = users.change_user(s, user, roles=roles)
         audit(svc, s, me, "user.change", user=user.username, changed=changed, roles=user.roles)
@@ -209,7 +210,8 @@ async def revoke(request: Request, token_id: int, me: Me, svc: Svc) -> Response:
         with svc.hub.db.session() as s:
             token = s.get(ApiToken, token_id)
             if token is None:
-                raise NotFound(gettext_for(request)("No such token."))
+                _ = gettext_for(request)
+                raise NotFound(_("No such token."))
             owner = token.user.username
             users.revoke_token(s, token)
             audit(svc, s, me, "token.revoke", user=owner, token=token.prefix)

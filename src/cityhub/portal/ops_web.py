@@ -36,12 +36,14 @@ def staff_gate(request: Request, me: Caller, back: str | None = None) -> Respons
         return None
     if me.anonymous:
         return redirect(request, f"/login?next={quote(back)}") if back else login_redirect(request)
-    raise Forbidden(gettext_for(request)("These pages are for the center's staff only."))
+    _ = gettext_for(request)
+    raise Forbidden(_("These pages are for the center's staff only."))
 
 
 def require_admin(request: Request, me: Caller) -> None:
     if not is_admin(me):
-        raise Forbidden(gettext_for(request)("Only an administrator may change users and tokens."))
+        _ = gettext_for(request)
+        raise Forbidden(_("Only an administrator may change users and tokens."))
 
 
 def audit(
@@ -105,13 +107,13 @@ def page_count(total: int, per: int) -> int:
 
 
 def show(
-    request: Request, template: str, me: Caller, status: int = 200, **context: Any
+    request: Request, template: str, me: Caller, http_status: int = 200, **context: Any
 ) -> HTMLResponse:
-    """An operator page, with the helpers every one of them uses."""
+    """An operator page (`http_status`: its answer's), with the helpers they all use."""
     return render(
         request,
         f"ops/{template}",
-        status=status,
+        status=http_status,
         me=me,
         is_admin=is_admin(me),
         local=local,

@@ -3,6 +3,7 @@ department pages, the language switch."""
 
 from __future__ import annotations
 
+import time
 from typing import Annotated, Any
 from urllib.parse import urlencode
 
@@ -12,6 +13,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 from sqlalchemy.orm import Session
 
 from cityhub.access import Caller, policy
+from cityhub.access.models import AuditRecord
 from cityhub.api.deps import Services, session
 from cityhub.catalog import service
 from cityhub.catalog.models import Dataset, Department
@@ -60,6 +62,13 @@ def home(request: Request, me: Me, svc: Svc, db: Db) -> HTMLResponse:
             .limit(8)
         ).all()
     )
+    used = _most_used(db)  # then only what this caller may know of
+    visible_codes = set(db.scalars(visible.with_only_columns(Dataset.code)))
+    popular = [(code, n) for code, n in used if code in visible_codes][:8]
+    wanted = [c for c, _ in popular]
+    names = dict(
+        db.execute(sa.select(Dataset.code, Dataset.name).where(Dataset.code.in_(wanted))).all()
+    )
     themes: dict[str, int] = {}
     for themes_of in db.scalars(visible.with_only_columns(Dataset.themes)):
         for t in themes_of or []:
@@ -72,9 +81,34 @@ def home(request: Request, me: Me, svc: Svc, db: Db) -> HTMLResponse:
         figures=figures,
         newest=newest,
         largest=largest,
+        popular=[(code, names.get(code, code), n) for code, n in popular],
         themes=sorted(themes.items(), key=lambda kv: (-kv[1], kv[0]))[:16],
         **labels(lang),
     )
+
+
+_USED_FOR = 60.0  # seconds a ranking is reused: it counts the whole audit log
+_used: dict[str, tuple[float, list[tuple[str, int]]]] = {}  # by metadata DB
+
+
+def _most_used(db: Session) -> list[tuple[str, int]]:
+    """Datasets by the reads the audit log holds, most first, recounted once a minute at most
+    (a ranking, not a live counter)."""
+    key = str(db.get_bind().engine.url)
+    at, ranking = _used.get(key, (0.0, []))
+    if time.monotonic() - at < _USED_FOR:
+        return ranking
+    n = sa.func.count().label("n")
+    found = db.execute(
+        sa.select(AuditRecord.dataset, n)
+        .where(AuditRecord.action == "read", AuditRecord.dataset.is_not(None))
+        .group_by(AuditRecord.dataset)
+        .order_by(n.desc(), AuditRecord.dataset)
+        .limit(50)
+    ).tuples()
+    ranking = [(str(code), int(count)) for code, count in found]
+    _used[key] = (time.monotonic(), ranking)
+    return ranking
 
 
 @router.get("/datasets", response_class=HTMLResponse)
