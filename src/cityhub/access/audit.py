@@ -47,6 +47,7 @@ from cryptography.hazmat.primitives import hashes
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import Session
 
+from cityhub.access.identity import Caller
 from cityhub.access.models import AuditRecord
 from cityhub.catalog.db import Database
 from cityhub.errors import InvalidInput, ServiceUnavailable
@@ -69,6 +70,9 @@ _LIMITS = {
 }
 
 
+_WHAT = ("dataset", "version", "fields", "rows", "fingerprint", "grant_id")
+
+
 @dataclass(frozen=True)
 class AuditEntry:
     """What happened: `action` ("read", "login", "token.create", "grant.revoke"…) by `actor`,
@@ -86,6 +90,22 @@ class AuditEntry:
     grant_id: int | None = None
     address: str | None = None
     detail: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def by(cls, who: Caller, action: str, **what: Any) -> AuditEntry:
+        """An entry for what `who` did: their name, role, department and address filled in;
+        `what` names the other columns (dataset, version, fields, rows, grant_id…), and any
+        other keyword goes to `detail`."""
+        columns = {k: what.pop(k) for k in _WHAT if k in what}
+        return cls(
+            action=action,
+            actor=who.name,
+            role=who.role.value,
+            department=who.department,
+            address=who.address,
+            detail=what,
+            **columns,
+        )
 
     def __post_init__(self) -> None:
         # Caught here: as a NOT NULL violation it would look like a lost race and be retried.

@@ -269,23 +269,19 @@ class Door:
         if self.audit is None:
             return
         kind = what.split(" ", 1)[0]
-        self.audit.append(
-            AuditEntry(
-                action="read",
-                actor=caller.name,
-                role=caller.role.value,
-                department=caller.department,
-                dataset=view.code,
-                version=view.version,
-                fields=fields if fields is not None else [c.name for c in view.columns],
-                rows=rows,
-                fingerprint=hashlib.sha256(what.encode()).hexdigest()[:32],
-                grant_id=view.grant_id,
-                address=caller.address,
-                detail={"kind": kind, "basis": view.basis},
-            )
+        entry = AuditEntry.by(
+            caller,
+            "read",
+            dataset=view.code,
+            version=view.version,
+            fields=fields if fields is not None else [c.name for c in view.columns],
+            rows=rows,
+            fingerprint=hashlib.sha256(what.encode()).hexdigest()[:32],
+            grant_id=view.grant_id,
+            kind=kind,
+            basis=view.basis,
         )
-
+        self.audit.append(entry)
 
 def _context(caller: Caller) -> str:
     if caller.department is not None:

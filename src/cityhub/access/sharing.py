@@ -124,20 +124,8 @@ class Workflow:
     def _audit(
         self, s: Session, who: Caller, action: str, ds: Dataset | None, **detail: Any
     ) -> None:
-        self.audit.append(
-            AuditEntry(
-                action=action,
-                actor=who.name,
-                role=who.role.value,
-                department=who.department,
-                dataset=ds.code if ds is not None else None,
-                grant_id=detail.pop("grant_id", None),
-                address=who.address,
-                fields=detail.pop("fields", []),
-                detail=detail,
-            ),
-            s,
-        )
+        dataset = ds.code if ds is not None else None
+        self.audit.append(AuditEntry.by(who, action, dataset=dataset, **detail), s)
 
     def submit(
         self,

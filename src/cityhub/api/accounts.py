@@ -90,17 +90,7 @@ def token_json(t: ApiToken) -> dict[str, Any]:
 def audit(svc: Services, db: Session | None, who: Caller, action: str, **detail: Any) -> None:
     """Record an action in the same transaction as the change it records (`db`), or on its own
     when nothing changes (a failed login)."""
-    svc.audit.append(
-        AuditEntry(
-            action=action,
-            actor=who.name,
-            role=who.role.value,
-            department=who.department,
-            address=who.address,
-            detail=detail,
-        ),
-        db,
-    )
+    svc.audit.append(AuditEntry.by(who, action, **detail), db)
 
 
 def require_admin(who: Caller) -> None:

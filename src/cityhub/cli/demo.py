@@ -56,7 +56,7 @@ def demo(
     if failures or not matches:
         raise typer.Exit(1)
     people = ensure_demo_users(hub)
-    err.print(f"demo users (password {DEMO_PASSWORD}; log in at POST /api/v1/auth/login):")
+    err.print(f"demo users (password {DEMO_PASSWORD}; log in at /login):")
     for user in people:
         where = user.department.code if user.department else "-"
         err.print(f"  {user.username:<20} {', '.join(user.roles):<10} {where}")

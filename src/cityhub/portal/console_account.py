@@ -25,13 +25,12 @@ from cityhub.portal.console_base import (
     Me,
     Posted,
     Svc,
-    local_time,
     same_site,
     text,
     whole,
     words,
 )
-from cityhub.portal.web import gettext_for, login_redirect, redirect, render
+from cityhub.portal.web import gettext_for, local_time, login_redirect, redirect, render
 
 router = APIRouter(include_in_schema=False)
 NEW_KEY_COOKIE = "cityhub_new_key"

@@ -5,7 +5,6 @@ center's own zone, and where a login may send the browser back to."""
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
-from datetime import date, datetime
 from typing import Annotated, Any
 from urllib.parse import urlsplit
 
@@ -15,9 +14,8 @@ from starlette.datastructures import FormData
 
 from cityhub.access import Caller
 from cityhub.access.audit import AuditEntry
-from cityhub.access.sharing import LOCAL
 from cityhub.api.deps import Services, session
-from cityhub.catalog.models import Dataset, FieldInfo, utcnow
+from cityhub.catalog.models import Dataset, FieldInfo
 from cityhub.errors import InvalidInput
 from cityhub.portal.web import form, services, who
 
@@ -56,22 +54,6 @@ def same_site(target: str | None) -> str:
         return "/"
     parts = urlsplit(target)
     return "/" if parts.scheme or parts.netloc else target
-
-
-def local_time(t: datetime | None) -> str:
-    """A moment in the center's zone, to the minute (SQLite hands back UTC without a zone)."""
-    if t is None:
-        return ""
-    aware = t if t.tzinfo is not None else t.replace(tzinfo=utcnow().tzinfo)
-    return aware.astimezone(LOCAL).strftime("%Y-%m-%d %H:%M")
-
-
-def local_day(d: date | datetime | None) -> str:
-    if d is None:
-        return ""
-    if isinstance(d, datetime):
-        return local_time(d)[:10]
-    return d.isoformat()
 
 
 def words(_: Gettext) -> dict[str, dict[str, str]]:
@@ -159,16 +141,5 @@ def audit_change(
     **detail: Any,
 ) -> None:
     """Record a change in the same unit of work as the change: both are kept, or neither."""
-    svc.audit.append(
-        AuditEntry(
-            action=action,
-            actor=who.name,
-            role=who.role.value,
-            department=who.department,
-            dataset=ds.code if ds is not None else None,
-            address=who.address,
-            fields=fields or [],
-            detail=detail,
-        ),
-        s,
-    )
+    dataset = ds.code if ds is not None else None
+    svc.audit.append(AuditEntry.by(who, action, dataset=dataset, fields=fields or [], **detail), s)

@@ -29,15 +29,13 @@ from cityhub.portal.console_base import (
     Posted,
     Svc,
     describe_filters,
-    local_day,
-    local_time,
     row_filter_of,
     text,
     whole,
     words,
 )
 from cityhub.portal.public import vocab_label
-from cityhub.portal.web import gettext_for, login_redirect, redirect, render
+from cityhub.portal.web import gettext_for, local_day, local_time, login_redirect, redirect, render
 
 router = APIRouter(include_in_schema=False)
 MINE = "/me/requests"

@@ -34,8 +34,6 @@ from cityhub.portal.console_base import (
     Svc,
     audit_change,
     describe_filters,
-    local_day,
-    local_time,
     present_fields,
     row_filter_of,
     text,
@@ -44,7 +42,7 @@ from cityhub.portal.console_base import (
 )
 from cityhub.portal.console_requests import field_titles, grade_label, grant_row
 from cityhub.portal.public import vocab_label
-from cityhub.portal.web import gettext_for, login_redirect, redirect, render
+from cityhub.portal.web import gettext_for, local_day, local_time, login_redirect, redirect, render
 
 router = APIRouter(include_in_schema=False)
 INBOX = "/steward/inbox"

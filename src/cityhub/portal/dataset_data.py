@@ -2,7 +2,8 @@
 the quick chart, the map's points, and the dataset's usage figures from the audit log.
 
 Each read is written to the audit log (`Door.record_read`) with a `what` that starts with
-"portal", so the usage figures count the page's own reads as views, not as API calls.
+"portal" (the preview: one per page view) or "portal-chart" / "portal-map", so the usage figures
+count page views once and never as API calls.
 """
 
 from __future__ import annotations
@@ -202,7 +203,7 @@ def chart(svc: Services, who: Caller, view: TableView, form: ChartForm, _: Gette
     except CityhubError as exc:
         return ChartOutcome(problem=exc.message)
     svc.door.record_read(
-        who, view, len(result.rows), f"portal chart {q.model_dump_json(exclude_none=True)}"
+        who, view, len(result.rows), f"portal-chart {q.model_dump_json(exclude_none=True)}"
     )
     found = result.rows if line else result.rows[:CHART_GROUPS]
     empty = _("(empty)")
@@ -292,7 +293,7 @@ def map_points(
     )
     page = rows(svc.engine, view, q)
     svc.door.record_read(
-        who, view, len(page.rows), f"portal map {q.model_dump_json(exclude_none=True)}", q.select
+        who, view, len(page.rows), f"portal-map {q.model_dump_json(exclude_none=True)}", q.select
     )
     xs: list[float] = []
     ys: list[float] = []
@@ -346,6 +347,9 @@ def usage(db: Session, code: str) -> Usage:
         .group_by(kind)
     ).all()
     by_kind = {str(k or ""): int(n) for k, n in counted}
+    # a page view reads its preview once ("portal"); its chart and map ("portal-…") are
+    # part of the same view, not calls of their own
     views = by_kind.get("portal", 0)
     downloads = by_kind.get("export", 0)
-    return Usage(views, downloads, sum(by_kind.values()) - views - downloads, by_kind)
+    api = sum(n for k, n in by_kind.items() if not k.startswith("portal") and k != "export")
+    return Usage(views, downloads, api, by_kind)

@@ -6,7 +6,7 @@ from __future__ import annotations
 import shlex
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from typing import Any
 from urllib.parse import quote
 
@@ -17,6 +17,7 @@ from cityhub.access.policy import Access, Treatment, effective_grade
 from cityhub.catalog.models import Dataset, FieldInfo
 from cityhub.catalog.vocab import DataLevel, DataType, Grade, OpenType, ShareType, UpdateCycle
 from cityhub.portal.public import vocab_label
+from cityhub.portal.web import local_day, local_time
 
 Gettext = Callable[[str], str]
 EXPORTS = {"csv": "CSV", "json": "JSON", "ndjson": "NDJSON", "parquet": "Parquet", "xlsx": "XLSX"}
@@ -53,13 +54,10 @@ READING = {
 
 
 def when(value: datetime | date | None) -> str:
-    """A time as the page shows it: UTC to the minute (SQLite hands back naive UTC)."""
-    if value is None:
-        return ""
+    """A time as the page shows it: the center's wall-clock time, to the minute; a day as is."""
     if isinstance(value, datetime):
-        moment = value if value.tzinfo is not None else value.replace(tzinfo=UTC)
-        return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
-    return value.isoformat()
+        return local_time(value)
+    return local_day(value)
 
 
 def figure(value: object) -> str:

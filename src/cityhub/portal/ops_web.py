@@ -13,10 +13,17 @@ from sqlalchemy.orm import Session
 
 from cityhub.access import Caller, Role, Scope
 from cityhub.access.audit import AuditEntry, utc
-from cityhub.access.sharing import LOCAL
 from cityhub.api.deps import Services, session
 from cityhub.errors import Forbidden
-from cityhub.portal.web import gettext_for, login_redirect, redirect, render, services, who
+from cityhub.portal.web import (
+    gettext_for,
+    local_time,
+    login_redirect,
+    redirect,
+    render,
+    services,
+    who,
+)
 
 Me = Annotated[Caller, Depends(who)]
 Svc = Annotated[Services, Depends(services)]
@@ -59,27 +66,13 @@ def audit(
 ) -> None:
     """Record what a staff member did, in `db`'s transaction when it changes something there
     (no change without its record), else on its own."""
-    svc.audit.append(
-        AuditEntry(
-            action=action,
-            actor=me.name,
-            role=me.role.value,
-            department=me.department,
-            dataset=dataset,
-            version=version,
-            rows=rows,
-            address=me.address,
-            detail=detail,
-        ),
-        db,
-    )
+    entry = AuditEntry.by(me, action, dataset=dataset, version=version, rows=rows, **detail)
+    svc.audit.append(entry, db)
 
 
 def local(when: datetime | None) -> str:
     """A stored time (UTC, naive on SQLite) as the center's wall-clock time."""
-    if when is None:
-        return ""
-    return utc(when).astimezone(LOCAL).strftime("%Y-%m-%d %H:%M:%S")
+    return local_time(when, seconds=True)
 
 
 def iso(when: datetime | None) -> str:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hmac
 import secrets
+from datetime import UTC, date, datetime
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -22,6 +23,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from cityhub import __version__
 from cityhub.access import Caller, public
 from cityhub.access.identity import Role
+from cityhub.access.sharing import LOCAL  # pages show times as the center lives them
 from cityhub.api.deps import Services, caller, services_of
 from cityhub.errors import CityhubError, Forbidden, Unauthorized
 from cityhub.portal import i18n
@@ -61,6 +63,21 @@ async def who(request: Request) -> Caller:
         return await caller(request)
     except Unauthorized:
         return public(request.client.host if request.client else None)
+
+
+def local_time(t: datetime | None, *, seconds: bool = False) -> str:
+    """A stored moment as the center's wall-clock time (stored in UTC; SQLite hands it back
+    without its zone)."""
+    if t is None:
+        return ""
+    aware = t if t.tzinfo is not None else t.replace(tzinfo=UTC)
+    return aware.astimezone(LOCAL).strftime("%Y-%m-%d %H:%M" + (":%S" if seconds else ""))
+
+
+def local_day(d: date | datetime | None) -> str:
+    if d is None:
+        return ""
+    return local_time(d)[:10] if isinstance(d, datetime) else d.isoformat()
 
 
 def gettext_for(request: Request) -> Any:
