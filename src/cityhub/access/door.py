@@ -283,6 +283,7 @@ class Door:
         )
         self.audit.append(entry)
 
+
 def _context(caller: Caller) -> str:
     if caller.department is not None:
         return f"department:{caller.department}"
