@@ -253,7 +253,7 @@ def test_no_inline_script_runs_and_the_csp_is_sent(site: Site, places: str) -> N
     tags.feed(answer.text)
     assert not tags.handlers
     sources = [s["src"] for s in tags.scripts if s.get("src")]
-    assert sources == ["/assets/plotly.min.js", "/static/chart.js", "/static/map.js"]
+    assert sources == ["/assets/plotly.min.js", "/static/plots.js"]
     data = [s for s in tags.scripts if not s.get("src")]
     assert [s.get("type") for s in data] == ["application/json", "application/json"]
     assert [s.get("id") for s in data] == ["chart-data", "map-data"]

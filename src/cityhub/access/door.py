@@ -194,7 +194,7 @@ class Door:
 
     def fields(self, s: Session, caller: Caller, ds: Dataset) -> list[FieldInfo]:
         """The fields the catalog shows `caller` for `ds`."""
-        return policy.visible_fields(caller, ds, self.grant(s, caller, ds))
+        return policy.visible_fields(caller, ds, self.access(s, caller, ds))
 
     def table(self, s: Session, caller: Caller, code: str, version: int | None = None) -> TableView:
         """The readable view of `code` at `version` (default: current). Columns are those of that

@@ -139,13 +139,13 @@ class GrantTerms:
     row_filter: tuple[dict[str, object], ...]
 
 
-def visible_fields(caller: Caller, ds: Dataset, grant: GrantTerms | None = None) -> list[FieldInfo]:
-    """The fields of `ds` (present in its current version) the catalog lists for `caller`:
-    government callers see every field's description, so they know what to request; the public
-    sees the fields it may read and the L1-L2 ones. Values (profiles, rows) follow `access`."""
+def visible_fields(caller: Caller, ds: Dataset, allowed: Access | None) -> list[FieldInfo]:
+    """The fields of `ds` (present in its current version) the catalog lists for `caller`, who
+    may read `allowed` of it (`access`): government callers see every field's description, so
+    they know what to request; the public sees the fields it may read and those it would read
+    without a grant. Values (profiles, rows) follow `allowed`."""
     present = [f for f in ds.fields if f.present]
     if not caller.is_public:
         return present
-    allowed = access(caller, ds, grant)
     readable = allowed.fields if allowed is not None else {}
     return [f for f in present if f.name in readable or _by_grade(f) is not None]

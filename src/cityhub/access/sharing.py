@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from typing import Any
+from typing import Any, get_args
 from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
@@ -31,21 +31,10 @@ from cityhub.catalog.service import get_dataset
 from cityhub.catalog.vocab import Grade, OpenType, ShareType
 from cityhub.config import Settings
 from cityhub.errors import Conflict, Forbidden, InvalidInput, NotFound
+from cityhub.query.spec import Op
 
 LOCAL = ZoneInfo("Asia/Shanghai")  # deadlines are counted in the center's own days
-FILTER_OPS = (
-    "eq",
-    "ne",
-    "lt",
-    "lte",
-    "gt",
-    "gte",
-    "in",
-    "like",
-    "contains",
-    "startswith",
-    "isnull",
-)
+FILTER_OPS = get_args(Op)  # the row filters a grant may hold are the API's filters
 
 
 # -- the calendar ----------------------------------------------------------------------------------

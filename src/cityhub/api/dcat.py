@@ -3,6 +3,7 @@ what the caller may see."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Annotated, Literal
 
 import sqlalchemy as sa
@@ -12,7 +13,7 @@ from sqlalchemy.orm import Session, selectinload
 from cityhub.access import Caller, policy
 from cityhub.api.deps import Services, caller, services, session
 from cityhub.catalog import dcat
-from cityhub.catalog.models import Dataset
+from cityhub.catalog.models import Dataset, FieldInfo
 
 router = APIRouter(tags=["dcat"])
 Fmt = Literal["ttl", "jsonld", "rdf"]
@@ -47,7 +48,7 @@ def catalog(
         page=page,
         page_size=page_size,
         total=total,
-        fields_visible=lambda ds: policy.visible_fields(who, ds),
+        fields_visible=_listed(who),
         page_url=lambda n: f"{svc.base_url}/catalog.{fmt}?page={n}&page_size={page_size}",
     )
     body, media = dcat.serialize(graph, fmt)
@@ -64,7 +65,15 @@ def dataset(
 ) -> Response:
     ds = svc.door.dataset(db, who, code)
     graph = dcat.dataset_graph(
-        ds, base_url=svc.base_url, fields_visible=lambda d: policy.visible_fields(who, d)
+        ds,
+        base_url=svc.base_url,
+        fields_visible=lambda d: policy.visible_fields(who, d, policy.access(who, d, None)),
     )
     body, media = dcat.serialize(graph, fmt)
     return Response(body, media_type=media)
+
+
+def _listed(who: Caller) -> Callable[[Dataset], list[FieldInfo]]:
+    """The fields a catalog record lists for `who`: those of the dataset's open description
+    (no grant: DCAT describes, it does not serve rows)."""
+    return lambda ds: policy.visible_fields(who, ds, policy.access(who, ds, None))

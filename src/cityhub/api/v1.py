@@ -195,7 +195,7 @@ def datasets(
 def dataset(code: str, svc: Svc, who: Who, db: Db) -> dict[str, Any]:
     ds = svc.door.dataset(db, who, code)
     allowed = svc.door.access(db, who, ds)
-    out = _dataset(ds, svc.door.fields(db, who, ds), allowed)
+    out = _dataset(ds, policy.visible_fields(who, ds, allowed), allowed)
     out["access"] = (
         {"readable": True, "basis": allowed.basis, "grant": allowed.grant_id}
         if allowed is not None

@@ -13,7 +13,6 @@ from sqlalchemy.orm import Session
 from starlette.datastructures import FormData
 
 from cityhub.access import Caller
-from cityhub.access.audit import AuditEntry
 from cityhub.api.deps import Services, session
 from cityhub.catalog.models import Dataset, FieldInfo
 from cityhub.errors import InvalidInput
@@ -129,17 +128,3 @@ def describe_filters(
 
 def present_fields(ds: Dataset) -> list[FieldInfo]:
     return [f for f in ds.fields if f.present]
-
-
-def audit_change(
-    svc: Services,
-    s: Session,
-    who: Caller,
-    action: str,
-    ds: Dataset | None = None,
-    fields: list[str] | None = None,
-    **detail: Any,
-) -> None:
-    """Record a change in the same unit of work as the change: both are kept, or neither."""
-    dataset = ds.code if ds is not None else None
-    svc.audit.append(AuditEntry.by(who, action, dataset=dataset, fields=fields or [], **detail), s)

@@ -20,6 +20,7 @@ from cityhub.access import Caller, Role, sharing
 from cityhub.access.models import AccessRequest
 from cityhub.access.policy import effective_grade
 from cityhub.access.sharing import FILTER_OPS, default_treatment
+from cityhub.api.accounts import audit
 from cityhub.api.deps import Services
 from cityhub.catalog import service
 from cityhub.catalog.models import Dataset
@@ -32,7 +33,6 @@ from cityhub.portal.console_base import (
     Me,
     Posted,
     Svc,
-    audit_change,
     describe_filters,
     present_fields,
     row_filter_of,
@@ -416,7 +416,7 @@ def _save(
     service.upsert_dataset(s, ds.code, ds.department.code, **attrs)
     changed = [k for k in attrs if (getattr(ds, k) or None) != (before[k] or None)]
     if changed:
-        audit_change(svc, s, me, "dataset.edit", ds, changed=changed)
+        audit(svc, s, me, "dataset.edit", dataset=ds.code, changed=changed)
     grades = {g.value for g in Grade}
     for f in present_fields(ds):
         grade = text(data, f"grade-{f.name}", 8)
@@ -445,7 +445,7 @@ def _save(
             raise InvalidInput(
                 _("Field %(field)s: %(problem)s") % {"field": f.title, "problem": exc.message}
             ) from exc
-        audit_change(svc, s, me, "field.edit", ds, fields=[f.name], **edits)
+        audit(svc, s, me, "field.edit", dataset=ds.code, fields=[f.name], **edits)
         changed.append(f.name)
     return bool(changed)
 

@@ -4,7 +4,7 @@ examples, DCAT links and usage figures.
 
 Everything is read through the access door, as the API reads it: a dataset the caller may not
 know of is the 404 page, one they may not read shows why and how to ask. The page works with
-JavaScript off; static/chart.js and static/map.js only draw what the page already holds (as
+JavaScript off; static/plots.js only draws what the page already holds (as
 JSON in `<script type="application/json">` elements, which never run).
 """
 
@@ -17,7 +17,7 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse
 from sqlalchemy.orm import Session
 
-from cityhub.access import Caller
+from cityhub.access import Caller, policy
 from cityhub.api.deps import Services, session
 from cityhub.portal import dataset_data as data
 from cityhub.portal import dataset_show as show
@@ -91,7 +91,7 @@ def dataset_page(
         title=(ds.name_en if lang == "en" and ds.name_en else None) or ds.name,
         here_path=here,
         record=show.record(ds, lang, _),
-        fields=show.dictionary(svc.door.fields(db, me, ds), allowed, lang, _),
+        fields=show.dictionary(policy.visible_fields(me, ds, allowed), allowed, lang, _),
         basis=show.basis_text(allowed, _) if allowed is not None and view is not None else "",
         offer_more=show.may_ask_more(me, allowed),
         view=view,

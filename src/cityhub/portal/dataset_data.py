@@ -171,7 +171,7 @@ class Chart:
     line: bool  # over time: a line, else bars
     points: list[tuple[str, Any]]  # (group as shown, metric value)
     truncated: bool
-    data: Markup  # the same, as JSON for static/chart.js
+    data: Markup  # the same, as JSON for static/plots.js
 
 
 @dataclass(frozen=True)

@@ -16,13 +16,14 @@ from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
 from cityhub.access import Caller
+from cityhub.api.accounts import audit
 from cityhub.api.deps import Services
 from cityhub.catalog import service
 from cityhub.catalog.models import Dataset, SyncRun
 from cityhub.errors import CityhubError, Conflict, InvalidInput, NotFound
 from cityhub.ingest import SyncOptions, sync_file
 from cityhub.lake import Mode
-from cityhub.portal.ops_web import Db, Me, Svc, audit, link, page_count, show, staff_gate
+from cityhub.portal.ops_web import Db, Me, Svc, link, page_count, show, staff_gate
 from cityhub.portal.web import form, gettext_for, redirect
 
 router = APIRouter(include_in_schema=False)

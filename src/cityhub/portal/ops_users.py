@@ -15,10 +15,11 @@ from starlette.datastructures import FormData
 
 from cityhub.access import Caller, Role, users
 from cityhub.access.models import ApiToken, User
+from cityhub.api.accounts import audit
 from cityhub.api.deps import Services
 from cityhub.catalog import service
 from cityhub.errors import CityhubError, InvalidInput, NotFound
-from cityhub.portal.ops_web import Db, Me, Svc, audit, link, require_admin, show, staff_gate
+from cityhub.portal.ops_web import Db, Me, Svc, link, require_admin, show, staff_gate
 from cityhub.portal.web import form, gettext_for, redirect
 
 router = APIRouter(include_in_schema=False)

@@ -12,7 +12,7 @@ from fastapi.responses import HTMLResponse, Response
 from sqlalchemy.orm import Session
 
 from cityhub.access import Caller, Role, Scope
-from cityhub.access.audit import AuditEntry, utc
+from cityhub.access.audit import utc
 from cityhub.api.deps import Services, session
 from cityhub.errors import Forbidden
 from cityhub.portal.web import (
@@ -51,23 +51,6 @@ def require_admin(request: Request, me: Caller) -> None:
     if not is_admin(me):
         _ = gettext_for(request)
         raise Forbidden(_("Only an administrator may change users and tokens."))
-
-
-def audit(
-    svc: Services,
-    db: Session | None,
-    me: Caller,
-    action: str,
-    *,
-    dataset: str | None = None,
-    version: int | None = None,
-    rows: int | None = None,
-    **detail: Any,
-) -> None:
-    """Record what a staff member did, in `db`'s transaction when it changes something there
-    (no change without its record), else on its own."""
-    entry = AuditEntry.by(me, action, dataset=dataset, version=version, rows=rows, **detail)
-    svc.audit.append(entry, db)
 
 
 def local(when: datetime | None) -> str:
