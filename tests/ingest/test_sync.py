@@ -42,6 +42,10 @@ def test_csv_types_names_profile_and_stats(hub: Hub, tmp_path: Path) -> None:
         0,
     )
     assert result.source_hash and result.source_hash.startswith("sha256:")
+    # Where the time went, step by step (the steps lie within the sync).
+    assert set(result.phases) == {"prepare", "plan", "write", "catalog", "rejects", "hash"}
+    assert all(s >= 0 for s in result.phases.values())
+    assert sum(result.phases.values()) <= result.seconds
     f = fields_of(hub)
     assert [
         f[t]["type"]

@@ -13,6 +13,7 @@ import threading
 import time
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -97,6 +98,18 @@ class SyncResult:
     message: str | None = None
     notes: list[str] = field(default_factory=list)
     changes: list[str] = field(default_factory=list)
+    # Seconds spent in each step (prepare, plan, write, catalog, rejects, hash): where a slow
+    # sync's time went. "write" is the engine's scan and conversion and the versioned commit,
+    # which run as one stream.
+    phases: dict[str, float] = field(default_factory=dict)
+
+    @contextmanager
+    def timing(self, phase: str) -> Iterator[None]:
+        began = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.phases[phase] = self.phases.get(phase, 0.0) + time.perf_counter() - began
 
 
 class _Hasher(threading.Thread):
@@ -328,8 +341,10 @@ def _run(
     prepared: Prepared | None = None
     split: _Split | None = None
     try:
-        prepared = _prepare(hub, con, path, opts, tag, progress)
-        plans = _plan(con, prepared, known, tag)
+        with result.timing("prepare"):
+            prepared = _prepare(hub, con, path, opts, tag, progress)
+        with result.timing("plan"):
+            plans = _plan(con, prepared, known, tag)
         changes = (
             compare(known.columns, [Column(p.title, p.data_type) for p in plans])
             if known.connected
@@ -360,27 +375,29 @@ def _run(
             "overwrite" if breaking and opts.mode == "replace" else "merge" if changes else None
         )
         try:
-            version = hub.lake.write(
-                code,
-                out,
-                mode=opts.mode,
-                key=key_names,
-                evolve=evolve,
-                metadata={
-                    "source": str(path),
-                    "operator": settings.operator,
-                    "sync_id": result.sync_id,
-                },
-            )
+            with result.timing("write"):
+                version = hub.lake.write(
+                    code,
+                    out,
+                    mode=opts.mode,
+                    key=key_names,
+                    evolve=evolve,
+                    metadata={
+                        "source": str(path),
+                        "operator": settings.operator,
+                        "sync_id": result.sync_id,
+                    },
+                )
         except DeltaError as exc:
             if split.failure is not None:
                 raise split.failure from None
             raise SyncFailed(f"{path}: the lake refused the write: {exc}") from exc
         result.version = version
         result.rows_written = split.rows
-        result.table_rows = _refresh_catalog(
-            hub, con, code, version, plans, changes, result.sync_id
-        )
+        with result.timing("catalog"):
+            result.table_rows = _refresh_catalog(
+                hub, con, code, version, plans, changes, result.sync_id
+            )
     finally:
         if prepared is not None:  # rejects are kept whatever happened, for inspection
             rejects = prepared.all_rejects() + (split.rejects(prepared.titles) if split else [])
@@ -388,10 +405,12 @@ def _run(
             result.rows_read = result.rows_written + len(rejects)
             result.rows_skipped = prepared.rows_skipped()
             result.notes = prepared.all_notes()
-            _store_rejects(hub, code, result.sync_id, rejects)
+            with result.timing("rejects"):
+                _store_rejects(hub, code, result.sync_id, rejects)
             prepared.cleanup()
         con.close()
-        hasher.join()
+        with result.timing("hash"):  # only what the hashing took beyond the load
+            hasher.join()
         result.source_hash = hasher.digest or None
 
 
