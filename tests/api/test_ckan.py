@@ -4,20 +4,13 @@ live server."""
 from __future__ import annotations
 
 import json
-import socket
-import threading
-import time
-import urllib.request
-from collections.abc import Iterator
 from typing import Any
 from urllib.parse import urlsplit
 
 import ckanapi
 import pytest
-import uvicorn
 from fastapi.testclient import TestClient
 
-from cityhub.api import create_app
 from cityhub.hub import Hub
 
 from .conftest import TOKEN, as_operator, person_id
@@ -344,39 +337,6 @@ def test_datastore_search_sql(served: tuple[Hub, TestClient]) -> None:
 
 
 # -- a live server and the real ckanapi client ---------------------------------------------------
-
-
-@pytest.fixture
-def live(served: tuple[Hub, TestClient]) -> Iterator[str]:
-    """The app served by uvicorn on a free loopback port, in a background thread."""
-    hub, _ = served
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.bind(("127.0.0.1", 0))  # bound before the server starts: no race for the port
-    port = sock.getsockname()[1]
-    server = uvicorn.Server(
-        uvicorn.Config(create_app(hub), host="127.0.0.1", port=port, log_level="warning")
-    )
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
-    while True:
-        try:
-            with urllib.request.urlopen(f"{url}/api/3/action/status_show", timeout=2) as r:
-                if r.status == 200:
-                    break
-        except OSError:
-            pass
-        if time.monotonic() > deadline or not thread.is_alive():
-            server.should_exit = True
-            pytest.fail("the live server did not start")
-        time.sleep(0.05)
-    try:
-        yield url
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
-        sock.close()
 
 
 def test_ckanapi_against_a_live_server(live: str) -> None:

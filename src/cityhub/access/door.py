@@ -152,8 +152,9 @@ class Door:
         if cached is not None and cached[0] == stamp:
             return cached[1]
         # Loaded in a session of its own and closed at once, so no rollback of the caller's
-        # session can expire the snapshot other requests share.
-        with Session(s.get_bind(), expire_on_commit=False) as own:
+        # session can expire the snapshot other requests share; on the caller's connection, as
+        # a second one from the pool could wait for connections held by requests waiting here.
+        with Session(s.connection(), expire_on_commit=False) as own:
             ds = own.scalar(
                 sa.select(Dataset)
                 .where(Dataset.code == code)

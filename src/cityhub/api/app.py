@@ -19,6 +19,7 @@ from cityhub.api import sql as sql_api
 from cityhub.api.deps import Services
 from cityhub.api.limits import Limits
 from cityhub.api.timing import ServerTiming
+from cityhub.catalog.db import Database
 from cityhub.config import load_settings
 from cityhub.hub import Hub
 from cityhub.query import Engine
@@ -36,7 +37,11 @@ def create_app(hub: Hub | None = None) -> FastAPI:
         base = (settings.public_url or f"http://{settings.host}:{settings.port}").rstrip("/")
         engine = Engine(settings, pseudonym_key(settings, settings.home))
         lookups = Lookups(settings)
-        audit = AuditLog(opened.db, settings.audit_hash)
+        # The audit writes through a pool of its own: each read holds one of the catalog's
+        # connections while its record is written, so with every connection of one pool held by
+        # reads in flight, an append waiting for one would wait for the reads waiting for it.
+        audit_db = Database(opened.db.url)
+        audit = AuditLog(audit_db, settings.audit_hash)
         door = Door(opened.lake, audit, Masking(settings.masking_rules, settings.masking_overrides))
         workflow = Workflow(settings, audit)
         app.state.services = Services(opened, engine, door, base, lookups, audit, workflow)
@@ -47,6 +52,7 @@ def create_app(hub: Hub | None = None) -> FastAPI:
         finally:
             lookups.close()
             engine.close()
+            audit_db.dispose()
             if hub is None:
                 opened.close()
 
