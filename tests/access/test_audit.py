@@ -401,9 +401,9 @@ def test_a_lost_race_rereads_the_tail_and_retries(db: Database) -> None:
     real = log._tail
     calls: list[int] = []
 
-    def stale_once(session: sa.orm.Session) -> tuple[int, str]:
+    def stale_once(conn: sa.Connection) -> tuple[int, str]:
         calls.append(1)
-        return (0, GENESIS) if len(calls) == 1 else real(session)  # as if 1 were not yet there
+        return (0, GENESIS) if len(calls) == 1 else real(conn)  # as if 1 were not yet there
 
     log._tail = stale_once  # type: ignore[method-assign]
     record = log.append(entry(2))
@@ -416,7 +416,7 @@ def test_a_race_lost_every_time_gives_up(db: Database) -> None:
     log.append(entry(1))
     calls: list[int] = []
 
-    def always_stale(session: sa.orm.Session) -> tuple[int, str]:
+    def always_stale(conn: sa.Connection) -> tuple[int, str]:
         calls.append(1)
         return (0, GENESIS)
 
@@ -436,7 +436,7 @@ def test_concurrent_appends_never_fork_the_chain(
     keep the chain whole."""
     threads_n, each = 4, 50
     if mode == "retries-only":
-        monkeypatch.setattr(AuditLog, "_take_turn", lambda self, session: None)
+        monkeypatch.setattr(AuditLog, "_take_turn", lambda self, conn: None)
     shared_log = AuditLog(db)
     own = [Database(db.url) for _ in range(threads_n)] if mode != "one-log" else []
     errors: list[BaseException] = []
@@ -467,6 +467,49 @@ def test_concurrent_appends_never_fork_the_chain(
     assert all(sum(r["actor"] == f"thread-{t}" for r in stored) == each for t in range(threads_n))
     verdict = shared_log.verify(page=64)
     assert verdict.ok and verdict.checked == threads_n * each
+
+
+def test_appends_waiting_together_are_written_in_one_transaction(db: Database) -> None:
+    """Group commit: entries that queue while another append holds the turn are all written by
+    the next one to get it, in one commit, in queue order, and each caller gets its record; a
+    failure of that commit refuses every one of them."""
+    log = AuditLog(db)
+    commits: list[int] = []
+    sa.event.listen(db.engine, "commit", lambda conn: commits.append(1))
+    n = 8
+
+    def queued(make: Callable[[int], AuditEntry]) -> list[Any]:
+        answers: list[Any] = [None] * n
+
+        def work(i: int) -> None:
+            try:
+                answers[i] = log.append(make(i))
+            except BaseException as exc:
+                answers[i] = exc
+
+        with log._lock:  # as if an append were being written meanwhile
+            workers = [threading.Thread(target=work, args=(i,)) for i in range(n)]
+            for w in workers:
+                w.start()
+            deadline = time.monotonic() + 10
+            while len(log._queue) < n and time.monotonic() < deadline:
+                time.sleep(0.01)
+        for w in workers:
+            w.join()
+        return answers
+
+    records = queued(lambda i: entry(i, actor=f"caller-{i}"))
+    assert len(commits) == 1
+    stored = rows(db)
+    assert [r["seq"] for r in stored] == list(range(1, n + 1))
+    assert sorted(r.actor for r in records) == sorted(r["actor"] for r in stored)
+    assert {r.seq: r.hash for r in records} == {r["seq"]: r["hash"] for r in stored}
+    assert log.verify().ok
+
+    sql(db, sa.text("DROP TABLE audit_log"))
+    db.dispose()
+    refused = queued(entry)
+    assert all(isinstance(r, ServiceUnavailable) and "audit_log" in r.message for r in refused)
 
 
 # -- search and export ----------------------------------------------------------------------------

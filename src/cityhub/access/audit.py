@@ -203,6 +203,14 @@ def _reason(exc: BaseException) -> str:
 
 
 # -- the log --------------------------------------------------------------------------------------
+@dataclass
+class _Ticket:
+    """An entry waiting to be written, and then its record or why it could not be."""
+
+    entry: AuditEntry
+    outcome: AuditRecord | BaseException | None = None
+
+
 class AuditLog:
     """The audit log of one metadata DB. Safe to share between threads."""
 
@@ -212,31 +220,34 @@ class AuditLog:
         self.db = db
         self.algorithm = algorithm
         self.max_tries = max_tries
-        # Threads of one process queue here, not each holding a connection in the DB's queue.
+        # Threads of one process queue here, not each holding a connection in the DB's queue;
+        # entries wait in `_queue` for whoever writes next (see `append`).
         self._lock = threading.Lock()
+        self._queue_lock = threading.Lock()
+        self._queue: list[_Ticket] = []
 
-    def _take_turn(self, session: Session) -> None:
+    def _take_turn(self, conn: sa.Connection) -> None:
         """Make other appenders wait until this transaction ends, before the tail is read.
 
         Without it, appenders racing for the same seq only retry, and under load (a dozen
         server processes) some lose every time. The unique seq still guards the chain should
         this be skipped (another database, or an older cityhub)."""
-        dialect = session.get_bind().dialect.name
+        dialect = conn.dialect.name
         if dialect == "postgresql":
             # Keyed by the table's oid: one queue per audit_log, readers not blocked.
-            session.execute(
+            conn.execute(
                 sa.text("SELECT pg_advisory_xact_lock('audit_log'::regclass::oid::bigint)")
             )
         elif dialect == "sqlite":
             # pysqlite begins only at the INSERT, so the tail would be read outside the write
             # lock; BEGIN IMMEDIATE takes that lock first (waiting up to the busy timeout).
-            dbapi = session.connection().connection.dbapi_connection
+            dbapi = conn.connection.dbapi_connection
             if dbapi is not None and not dbapi.in_transaction:
-                session.execute(sa.text("BEGIN IMMEDIATE"))
+                conn.execute(sa.text("BEGIN IMMEDIATE"))
 
-    def _tail(self, session: Session) -> tuple[int, str]:
+    def _tail(self, conn: sa.Connection) -> tuple[int, str]:
         """The last record's seq and hash, (0, GENESIS) when the log is empty."""
-        row = session.execute(
+        row = conn.execute(
             sa.select(TABLE.c.seq, TABLE.c.hash).order_by(TABLE.c.seq.desc()).limit(1)
         ).first()
         return (0, GENESIS) if row is None else (int(row.seq), str(row.hash))
@@ -273,32 +284,64 @@ class AuditLog:
         your own must be passed as `session`: a separate one would wait for it."""
         if session is not None:
             return self._append_in(session, entry)
+        ticket = _Ticket(entry)
+        with self._queue_lock:
+            self._queue.append(ticket)
         with self._lock:
-            for attempt in range(1, self.max_tries + 1):
+            # Group commit: the thread whose turn it is writes every entry queued by then in one
+            # transaction (one lock, one tail read, one commit for them all); the others find
+            # theirs written when their turn comes.
+            if ticket.outcome is None:
+                with self._queue_lock:
+                    batch, self._queue = self._queue, []
                 try:
-                    with self.db.session() as session:
-                        self._take_turn(session)
-                        seq, prev_hash = self._tail(session)
-                        record = self._record(entry, seq + 1, prev_hash)
-                        session.add(record)
-                    return record
-                except IntegrityError as exc:  # another appender took this seq: try the next
-                    if attempt == self.max_tries:
-                        raise self._refuse(
-                            entry,
-                            exc,
-                            f"still losing the race for the next seq after {attempt} tries",
-                        ) from exc
-                    time.sleep(random.uniform(0, 0.002 * attempt))  # jitter breaks lockstep
-                except SQLAlchemyError as exc:
-                    raise self._refuse(entry, exc) from exc
-        raise AssertionError("unreachable")  # pragma: no cover
+                    self._write(batch)
+                except BaseException as exc:  # no ticket may be left without an answer
+                    for t in batch:
+                        if t.outcome is None:
+                            t.outcome = exc
+        if isinstance(ticket.outcome, BaseException):
+            raise ticket.outcome
+        assert ticket.outcome is not None
+        return ticket.outcome
+
+    def _write(self, batch: list[_Ticket]) -> None:
+        """The batch's records, chained in queue order after the tail, committed together."""
+        for attempt in range(1, self.max_tries + 1):
+            try:
+                # A connection, not an ORM session: this runs on every read, and the unit of
+                # work would cost more than the insert itself.
+                with self.db.engine.begin() as conn:
+                    self._take_turn(conn)
+                    seq, prev_hash = self._tail(conn)
+                    records = []
+                    for t in batch:
+                        seq += 1
+                        records.append(self._record(t.entry, seq, prev_hash))
+                        prev_hash = records[-1].hash
+                    conn.execute(
+                        sa.insert(TABLE), [{c: getattr(r, c) for c in COLUMNS} for r in records]
+                    )
+                for t, r in zip(batch, records, strict=True):
+                    t.outcome = r
+                return
+            except IntegrityError as exc:  # another appender took this seq: try the next
+                if attempt == self.max_tries:
+                    why = f"still losing the race for the next seq after {attempt} tries"
+                    for t in batch:
+                        t.outcome = self._refuse(t.entry, exc, why)
+                    return
+                time.sleep(random.uniform(0, 0.002 * attempt))  # jitter breaks lockstep
+            except SQLAlchemyError as exc:
+                for t in batch:
+                    t.outcome = self._refuse(t.entry, exc)
+                return
 
     def _append_in(self, session: Session, entry: AuditEntry) -> AuditRecord:
         try:
             session.flush()  # the caller's own changes first (on SQLite: the write lock)
-            self._take_turn(session)  # held until the caller's transaction ends
-            seq, prev_hash = self._tail(session)
+            self._take_turn(session.connection())  # held until the caller's transaction ends
+            seq, prev_hash = self._tail(session.connection())
             record = self._record(entry, seq + 1, prev_hash)
             session.add(record)
             session.flush()

@@ -144,7 +144,12 @@ class Door:
         return ds
 
     def _record(self, s: Session, code: str) -> Dataset | None:
-        stamp = s.scalar(sa.select(Dataset.updated_at).where(Dataset.code == code))
+        # On the connection, past the ORM: one column of one row, asked on every read.
+        stamp = (
+            s.connection()
+            .execute(sa.select(Dataset.updated_at).where(Dataset.code == code))
+            .scalar()
+        )
         if stamp is None:
             return None
         with self._lock:
