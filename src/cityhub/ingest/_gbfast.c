@@ -3,14 +3,14 @@
  *
  * decode(data, length, table) -> (bytes, newlines, quotes) | None
  *   data:   the source block (bytes-like); only its first `length` bytes are decoded
- *   table:  65536 little-endian uint32, indexed by (lead << 8) | trail: the character's UTF-8
+ *   table:  65536 uint32 in the machine's byte order, indexed by (lead << 8) | trail: the character's UTF-8
  *           bytes in the low 3 bytes (first byte lowest) and their count in the top byte; 0
  *           where the pair is not a character of the table (invalid, or the first half of a
  *           four-byte GB18030 sequence)
  * The counts of newline and double-quote bytes come with the text: the transcoding cuts its
  * parts only between lines outside quotes, and counting them again in Python costs as much as
- * the decoding itself. Answers None at the first byte it cannot decode on its own, so the caller decodes the block
- * another way (and finds the bad lines there): the fast path never guesses.
+ * the decoding itself. Answers None at the first byte it cannot decode on its own, so the
+ * caller decodes the block another way (and finds the bad lines there): it never guesses.
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
@@ -93,7 +93,8 @@ static PyObject *decode(PyObject *self, PyObject *args) {
 }
 
 static PyMethodDef methods[] = {
-    {"decode", decode, METH_VARARGS, "GB18030 two-byte and ASCII text to UTF-8 with its newline and quote counts, or None."},
+    {"decode", decode, METH_VARARGS,
+     "GB18030 two-byte and ASCII text to UTF-8 with its newline and quote counts, or None."},
     {NULL, NULL, 0, NULL},
 };
 

@@ -30,8 +30,11 @@ Decoder = Callable[[bytes, int], tuple[bytes, int, int] | None]
 
 @cache
 def _table() -> bytes:
-    """65536 little-endian uint32 by (lead << 8 | trail): UTF-8 bytes low first, count on top."""
+    """65536 uint32 in the machine's own byte order (as the C code reads them), by
+    (lead << 8 | trail): the UTF-8 bytes, first one lowest, and their count in the top byte."""
     table = array("I", bytes(4 * 65536))
+    if table.itemsize != 4:  # pragma: no cover - every platform cityhub runs on has 4
+        raise RuntimeError("array('I') is not 32-bit here")
     for lead in range(0x81, 0xFF):
         for trail in range(0x40, 0xFF):
             if trail == 0x7F:
@@ -43,17 +46,6 @@ def _table() -> bytes:
             if len(utf8) > 3:  # not a two-byte character of the BMP: left to the careful way
                 continue
             table[lead << 8 | trail] = int.from_bytes(utf8, "little") | len(utf8) << 24
-    if table.itemsize != 4:  # pragma: no cover - every platform cityhub runs on has 4
-        raise RuntimeError("array('I') is not 32-bit here")
-    return table.tobytes() if _little_endian() else _swapped(table)
-
-
-def _little_endian() -> bool:
-    return array("I", [1]).tobytes()[0] == 1
-
-
-def _swapped(table: array[int]) -> bytes:  # pragma: no cover - big-endian machines
-    table.byteswap()
     return table.tobytes()
 
 
