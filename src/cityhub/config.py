@@ -30,6 +30,12 @@ class Settings(BaseSettings):
     database_url: str | None = Field(
         None, description="SQLAlchemy URL of the metadata DB; default SQLite in the home folder"
     )
+    sqlite_synchronous: Literal["full", "normal"] = Field(
+        "normal",
+        description="SQLite metadata DB: 'full' syncs every commit to disk, 'normal' at "
+        "checkpoints (a crash of cityhub loses nothing either way; with 'normal' a power cut "
+        "may undo the last commits, audit records of the last reads included)",
+    )
     lake_dir: Path | None = Field(None, description="Folder of the Delta tables; default home/lake")
     max_reject_ratio: float = Field(
         0.01, ge=0, le=1, description="A sync fails when more than this share of rows is rejected"

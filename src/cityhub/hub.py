@@ -21,7 +21,7 @@ class NotInitialised(CityhubError):
 class Hub:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
-        self.db = Database(settings.db_url)
+        self.db = Database(settings.db_url, settings.sqlite_synchronous)
         self.lake = Lake(settings.lake_path)
         self._duckdb: duckdb.DuckDBPyConnection | None = None
         self._duckdb_lock = threading.Lock()

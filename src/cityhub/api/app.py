@@ -40,7 +40,7 @@ def create_app(hub: Hub | None = None) -> FastAPI:
         # The audit writes through a pool of its own: each read holds one of the catalog's
         # connections while its record is written, so with every connection of one pool held by
         # reads in flight, an append waiting for one would wait for the reads waiting for it.
-        audit_db = Database(opened.db.url)
+        audit_db = Database(opened.db.url, opened.db.synchronous)
         audit = AuditLog(audit_db, settings.audit_hash)
         door = Door(opened.lake, audit, Masking(settings.masking_rules, settings.masking_overrides))
         workflow = Workflow(settings, audit)

@@ -1,0 +1,42 @@
+"""The metadata DB's connection settings."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+
+from cityhub.catalog.db import Database
+from cityhub.config import Settings
+from cityhub.hub import Hub
+
+# PRAGMA synchronous answers with a number: 1 is NORMAL, 2 is FULL.
+LEVELS = {"normal": 1, "full": 2}
+
+
+@pytest.mark.parametrize("synchronous", ["normal", "full"])
+def test_sqlite_commits_reach_the_disk_as_configured(tmp_path: Path, synchronous: str) -> None:
+    db = Database(f"sqlite:///{tmp_path / 'catalog.db'}", synchronous)  # type: ignore[arg-type]
+    try:
+        with db.engine.connect() as conn:
+            assert conn.exec_driver_sql("PRAGMA synchronous").scalar() == LEVELS[synchronous]
+            assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
+    finally:
+        db.dispose()
+
+
+def test_the_hub_takes_the_setting(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CITYHUB_SQLITE_SYNCHRONOUS", "full")
+    hub = Hub(Settings(home=tmp_path))
+    try:
+        with hub.db.engine.connect() as conn:
+            assert conn.execute(sa.text("PRAGMA synchronous")).scalar() == LEVELS["full"]
+    finally:
+        hub.db.dispose()
+    assert Settings(home=tmp_path, sqlite_synchronous="normal").sqlite_synchronous == "normal"
+
+
+def test_an_unknown_level_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="sqlite_synchronous"):
+        Settings(home=tmp_path, sqlite_synchronous="off")
