@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 
 import pytest
@@ -40,3 +41,25 @@ def test_the_hub_takes_the_setting(tmp_path: Path, monkeypatch: pytest.MonkeyPat
 def test_an_unknown_level_is_refused(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="sqlite_synchronous"):
         Settings(home=tmp_path, sqlite_synchronous="off")
+
+
+def test_sqlite_keeps_the_connections_a_busy_server_opened(tmp_path: Path) -> None:
+    """20 requests in flight open 20 connections; all of them stay for the next requests (a
+    smaller pool closed what it could not keep, and reopened it on the next burst)."""
+    db = Database(f"sqlite:///{tmp_path / 'catalog.db'}")
+    together = threading.Barrier(20)
+
+    def request() -> None:
+        with db.engine.connect() as conn:
+            conn.exec_driver_sql("SELECT 1")
+            together.wait(timeout=30)
+
+    threads = [threading.Thread(target=request) for _ in range(20)]
+    try:
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert db.engine.pool.checkedin() == 20  # type: ignore[attr-defined]
+    finally:
+        db.dispose()

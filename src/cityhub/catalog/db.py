@@ -11,13 +11,14 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, create_engine, event, make_url
 from sqlalchemy.orm import Session, sessionmaker
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
 
 Synchronous = Literal["full", "normal"]
+SQLITE_POOL = 40  # connections kept, and as many more opened at a peak
 
 
 def make_engine(url: str, synchronous: Synchronous = "normal") -> Engine:
@@ -27,7 +28,13 @@ def make_engine(url: str, synchronous: Synchronous = "normal") -> Engine:
     hash chain included, stays whole up to there. Every read writes an audit record, and on a
     plain disk the sync of "full" costs more than the rest of a key lookup."""
     if url.startswith("sqlite"):
-        engine = create_engine(url, connect_args={"timeout": 30})
+        # A pool as large as the server's thread pool (anyio's 40): a connection returned past
+        # `pool_size` is closed, and under a load of 16 requests in flight every few requests
+        # opened a new one (file, WAL, pragmas) instead of reusing it. SQLite connections cost
+        # a file handle and a small page cache each.
+        in_memory = make_url(url).database in (None, "", ":memory:")  # one connection anyway
+        pool = {} if in_memory else {"pool_size": SQLITE_POOL, "max_overflow": SQLITE_POOL}
+        engine = create_engine(url, connect_args={"timeout": 30}, **pool)
         pragma = {"full": "FULL", "normal": "NORMAL"}[synchronous]
 
         @event.listens_for(engine, "connect")
