@@ -4,9 +4,11 @@ export and the CLI, on SQLite and PostgreSQL."""
 from __future__ import annotations
 
 import csv
+import fcntl
 import io
 import itertools
 import json
+import os
 import threading
 import time
 from collections.abc import Callable
@@ -467,6 +469,35 @@ def test_concurrent_appends_never_fork_the_chain(
     assert all(sum(r["actor"] == f"thread-{t}" for r in stored) == each for t in range(threads_n))
     verdict = shared_log.verify(page=64)
     assert verdict.ok and verdict.checked == threads_n * each
+
+
+def test_sqlite_appenders_take_turns_on_a_lock_file(tmp_path: Path) -> None:
+    """Server processes queue on a lock file beside the database before its write lock, so a
+    waiter is woken when the turn is free instead of polling for it (PostgreSQL's appenders
+    queue on an advisory lock)."""
+    db = Database(f"sqlite:///{tmp_path / 'catalog.db'}")
+    db.upgrade()
+    log = AuditLog(db)
+    other = os.open(f"{sa.make_url(db.url).database}-audit.lock", os.O_RDWR | os.O_CREAT)
+    written = threading.Event()
+
+    def append() -> None:
+        log.append(entry(1))
+        written.set()
+
+    try:
+        fcntl.flock(other, fcntl.LOCK_EX)  # another process's turn
+        appender = threading.Thread(target=append)
+        appender.start()
+        assert not written.wait(0.5)
+        assert rows(db) == []
+        fcntl.flock(other, fcntl.LOCK_UN)
+        assert written.wait(30)
+        appender.join()
+    finally:
+        os.close(other)
+    assert [r["seq"] for r in rows(db)] == [1]
+    db.dispose()
 
 
 def test_appends_waiting_together_are_written_in_one_transaction(db: Database) -> None:
