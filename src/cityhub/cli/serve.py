@@ -10,6 +10,7 @@ from typing import Annotated
 
 import typer
 
+from cityhub.api.workers import APP, reuse_port_supported, serve_processes
 from cityhub.cli.common import app, command, err
 from cityhub.config import Settings, load_settings
 from cityhub.hub import Hub
@@ -63,8 +64,15 @@ def run(settings: Settings) -> None:
             "  (no operator token set: callers read as their own tokens allow; "
             "CITYHUB_OPERATOR_TOKEN)"
         )
+    if settings.workers > 1 and reuse_port_supported():
+        try:
+            serve_processes(settings.workers, settings.host, settings.port, log_level="warning")
+        except (OSError, RuntimeError) as exc:
+            err.print(f"[red]error:[/] cannot serve at {settings.host}:{settings.port}: {exc}")
+            raise typer.Exit(1) from exc
+        return
     uvicorn.run(
-        "cityhub.api.app:create_app",
+        APP,
         factory=True,
         host=settings.host,
         port=settings.port,
