@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from cityhub.catalog import service
 from tests.access.conftest import City, person_id
 
 ALL = ["shen_fen_zheng_hao_ma", "xing_ming", "qu_xian", "yue_shou_ru", "bing_shi"]
@@ -183,6 +184,24 @@ def test_masked_values_follow_rule_set_a(read_only_city: City) -> None:
         "/api/v1/datasets/SC-C/rows", params={"limit": 2}, headers=city.auth("ga_member")
     )
     assert firms.json()["rows"][1]["fa_ren_shou_ji"] == "138****0001"
+
+
+def test_a_grade_changed_while_serving_applies_to_the_next_read(city: City) -> None:
+    """The server remembers the columns a view leads to; a steward's grading moves the
+    dataset's stamp, and the very next read of the same caller follows the new grade."""
+
+    def read() -> dict[str, Any]:
+        r = city.get("sc_member", "/api/v1/datasets/GA-U/rows", limit=2)
+        assert r.status_code == 200, r.text  # type: ignore[attr-defined]
+        return r.json()["rows"][1]  # type: ignore[attr-defined]
+
+    assert isinstance(read()["yue_shou_ru"], int | float)  # L2: in clear for another department
+    with city.hub.db.session() as s:
+        service.set_field(s, "GA-U", "月收入", grade="L4")
+    assert "yue_shou_ru" not in read()  # L4: withheld
+    with city.hub.db.session() as s:
+        service.set_field(s, "GA-U", "月收入", grade="L3")
+    assert read()["yue_shou_ru"] == "***"  # L3: masked (rule set A redacts a number)
 
 
 def test_token_scopes_are_enforced(city: City) -> None:

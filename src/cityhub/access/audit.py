@@ -66,6 +66,11 @@ TABLE: sa.Table = AuditRecord.__table__  # type: ignore[assignment]
 # Every column but id: hash included, so an export can be verified offline.
 COLUMNS = [c.name for c in TABLE.columns if c.name != "id"]
 HASHED = [c for c in COLUMNS if c != "hash"]
+# Built once: an append runs on every read, and building a statement costs more than running it.
+_PG_TURN = sa.text("SELECT pg_advisory_xact_lock('audit_log'::regclass::oid::bigint)")
+_SQLITE_TURN = sa.text("BEGIN IMMEDIATE")
+_TAIL = sa.select(TABLE.c.seq, TABLE.c.hash).order_by(TABLE.c.seq.desc()).limit(1)
+_INSERT = sa.insert(TABLE)
 _LIMITS = {
     c.name: c.type.length
     for c in TABLE.columns
@@ -280,21 +285,17 @@ class AuditLog:
         dialect = conn.dialect.name
         if dialect == "postgresql":
             # Keyed by the table's oid: one queue per audit_log, readers not blocked.
-            conn.execute(
-                sa.text("SELECT pg_advisory_xact_lock('audit_log'::regclass::oid::bigint)")
-            )
+            conn.execute(_PG_TURN)
         elif dialect == "sqlite":
             # pysqlite begins only at the INSERT, so the tail would be read outside the write
             # lock; BEGIN IMMEDIATE takes that lock first (waiting up to the busy timeout).
             dbapi = conn.connection.dbapi_connection
             if dbapi is not None and not dbapi.in_transaction:
-                conn.execute(sa.text("BEGIN IMMEDIATE"))
+                conn.execute(_SQLITE_TURN)
 
     def _tail(self, conn: sa.Connection) -> tuple[int, str]:
         """The last record's seq and hash, (0, GENESIS) when the log is empty."""
-        row = conn.execute(
-            sa.select(TABLE.c.seq, TABLE.c.hash).order_by(TABLE.c.seq.desc()).limit(1)
-        ).first()
+        row = conn.execute(_TAIL).first()
         return (0, GENESIS) if row is None else (int(row.seq), str(row.hash))
 
     def _record(self, entry: AuditEntry, seq: int, prev_hash: str) -> AuditRecord:
@@ -364,9 +365,7 @@ class AuditLog:
                         seq += 1
                         records.append(self._record(t.entry, seq, prev_hash))
                         prev_hash = records[-1].hash
-                    conn.execute(
-                        sa.insert(TABLE), [{c: getattr(r, c) for c in COLUMNS} for r in records]
-                    )
+                    conn.execute(_INSERT, [{c: getattr(r, c) for c in COLUMNS} for r in records])
                 for t, r in zip(batch, records, strict=True):
                     t.outcome = r
                 return

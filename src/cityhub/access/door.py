@@ -34,8 +34,11 @@ from cityhub.errors import Forbidden, NotFound
 from cityhub.lake import Lake
 
 VERSIONS_KEPT = 512  # schemas and file lists of this many (dataset, version) pairs
+VIEWS_KEPT = 2048  # column lists of this many (dataset, version, record, treatments)
 _PSEUDONYM = parse_rule("pseudonym")
 _REDACT = parse_rule("redact")
+# Built once, as it runs on every read (building it cost four times what running it does).
+_STAMP = sa.select(Dataset.updated_at).where(Dataset.code == sa.bindparam("code"))
 
 
 @dataclass(frozen=True)
@@ -86,6 +89,10 @@ class TableView:
         )
 
 
+# A view's columns as read, the version's raw columns, and its lookup key when read in clear.
+_Columns = tuple[tuple[Column, ...], tuple[Column, ...], str | None]
+
+
 def _key_field(ds: Dataset, columns: list[Column]) -> str | None:
     """The first declared key field (by title or machine name) among the columns read in clear:
     the key index holds raw values, so a masked key must not be looked up by them."""
@@ -117,7 +124,8 @@ class Masking:
 class Door:
     """The door, with what it may remember between requests: a version's schema and files
     never change, and a dataset's catalog record is kept until its `updated_at` moves (any
-    change to it or to its fields moves it, see catalog.models)."""
+    change to it or to its fields moves it, see catalog.models). The access decision is made
+    on every read; the columns it leads to are remembered by that decision and that stamp."""
 
     def __init__(
         self, lake: Lake, audit: AuditLog | None = None, masking: Masking | None = None
@@ -127,6 +135,7 @@ class Door:
         self.masking = masking or Masking()
         self._records: dict[str, tuple[datetime, Dataset]] = {}
         self._versions: OrderedDict[tuple[str, int], tuple[pa.Schema, list[str]]] = OrderedDict()
+        self._views: OrderedDict[tuple[object, ...], _Columns] = OrderedDict()
         self._lock = threading.Lock()
 
     def datasets(self, caller: Caller) -> sa.Select[Dataset]:
@@ -145,11 +154,7 @@ class Door:
 
     def _record(self, s: Session, code: str) -> Dataset | None:
         # On the connection, past the ORM: one column of one row, asked on every read.
-        stamp = (
-            s.connection()
-            .execute(sa.select(Dataset.updated_at).where(Dataset.code == code))
-            .scalar()
-        )
+        stamp = s.connection().execute(_STAMP, {"code": code}).scalar()
         if stamp is None:
             return None
         with self._lock:
@@ -217,6 +222,34 @@ class Door:
             raise NotFound(f"dataset {code!r} is cataloged but has no data yet", dataset=code)
         number = ds.current_version if version is None else version
         schema, files = self._version(code, number)
+        columns, raw, key_field = self._columns(ds, number, schema, allowed.fields)
+        return TableView(
+            code=ds.code,
+            name=ds.name,
+            version=number,
+            current_version=ds.current_version,
+            columns=list(columns),
+            files=files,
+            key_field=key_field,
+            raw=raw,
+            row_filter=allowed.row_filter,
+            grant_id=allowed.grant_id,
+            basis=allowed.basis,
+            pseudonym_context=_context(caller),
+        )
+
+    def _columns(
+        self, ds: Dataset, number: int, schema: pa.Schema, fields: Mapping[str, Treatment]
+    ) -> _Columns:
+        """The columns of version `number` read with `fields`' treatments, and its raw ones.
+        Remembered by everything they follow from: the version, the catalog record's stamp
+        (grades, masking rules) and the treatments the access decision gave."""
+        key = (ds.code, number, ds.updated_at, tuple(fields.items()))
+        with self._lock:
+            found = self._views.get(key)
+            if found is not None:
+                self._views.move_to_end(key)
+                return found
         by_name = {f.name: f for f in ds.fields}
         columns, raw = [], []
         for arrow_field in schema:
@@ -224,7 +257,7 @@ class Door:
             if info is None:
                 continue
             raw.append(Column(info.name, info.title, info.data_type, arrow_field.type))
-            treatment = allowed.fields.get(info.name)
+            treatment = fields.get(info.name)
             if treatment is None:
                 continue
             mask = self.masking.rule(info, treatment)
@@ -234,20 +267,12 @@ class Door:
                 columns.append(
                     Column(info.name, info.title, DataType.STRING.value, pa.string(), mask)
                 )
-        return TableView(
-            code=ds.code,
-            name=ds.name,
-            version=number,
-            current_version=ds.current_version,
-            columns=columns,
-            files=files,
-            key_field=_key_field(ds, columns),
-            raw=tuple(raw),
-            row_filter=allowed.row_filter,
-            grant_id=allowed.grant_id,
-            basis=allowed.basis,
-            pseudonym_context=_context(caller),
-        )
+        found = (tuple(columns), tuple(raw), _key_field(ds, columns))
+        with self._lock:
+            self._views[key] = found
+            while len(self._views) > VIEWS_KEPT:
+                self._views.popitem(last=False)
+        return found
 
     def _version(self, code: str, version: int) -> tuple[pa.Schema, list[str]]:
         with self._lock:
