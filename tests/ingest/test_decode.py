@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import os
 import random
+import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -60,3 +63,56 @@ def test_bad_bytes_cost_only_their_line(tmp_path: Path, monkeypatch) -> None:
     assert result.dropped_lines == [2501]
     assert "81" in result.rejects[0].reason
     assert out.read_bytes() == "".join(lines).encode("utf-8")
+
+
+@pytest.mark.parametrize("in_memory", [True, False], ids=["memory", "disk"])
+def test_parts_are_held_only_until_the_scan_lets_them_go(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, in_memory: bool
+) -> None:
+    """A file of many parts: the transcoding stops PARTS_AHEAD parts ahead of the reader,
+    goes on as each part is released, and the parts, read in order, are the UTF-8 text."""
+    if in_memory and not hasattr(os, "memfd_create"):
+        pytest.skip("no memory files here")
+    monkeypatch.setattr(decode, "BLOCK_BYTES", 1 << 12)
+    text = gbk_lines(20_000)
+    source = tmp_path / "g.csv"
+    source.write_bytes(text.encode("gbk"))
+    staging = tmp_path / "staging"
+    staging.mkdir()
+    parts = decode.Transcoding(
+        source, "gb18030", staging / "g.utf8", part_bytes=1 << 15, in_memory=in_memory
+    )
+    try:
+        assert parts.in_memory is in_memory
+        first = parts.part(0)
+        assert first is not None
+        time.sleep(0.3)  # time enough to run far ahead, were it allowed to
+        assert parts.held == decode.PARTS_AHEAD
+        read: list[bytes] = []
+        index = 0
+        part: decode.Part | None = first
+        while part is not None:
+            read.append(Path(part.path).read_bytes())
+            parts.release(part)
+            index += 1
+            part = parts.part(index)
+        assert index > 10 and parts.most_held == decode.PARTS_AHEAD
+        assert b"".join(read) == text.encode("utf-8")
+        assert parts.held == 0
+        assert list(staging.iterdir()) == []  # in memory: never there; on disk: removed
+    finally:
+        parts.remove()
+
+
+def test_a_stopped_transcoding_waiting_for_room_ends(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(decode, "BLOCK_BYTES", 1 << 12)
+    source = tmp_path / "g.csv"
+    source.write_bytes(gbk_lines(20_000).encode("gbk"))
+    parts = decode.Transcoding(source, "gb18030", tmp_path / "g.utf8", part_bytes=1 << 15)
+    assert parts.part(decode.PARTS_AHEAD - 1) is not None  # now it waits for a release
+    finished = threading.Thread(target=parts.remove)
+    finished.start()
+    finished.join(timeout=30)
+    assert not finished.is_alive() and parts.held == 0

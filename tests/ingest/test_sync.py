@@ -272,13 +272,15 @@ def test_bad_quoting_is_rejected_with_its_line(hub: Hub, tmp_path: Path) -> None
     assert rej["raw"].startswith('201,"unterminated')
 
 
+@pytest.mark.parametrize("in_memory", [True, False], ids=["memory", "disk"])
 def test_gbk_scanned_in_parts_while_it_decodes(
-    hub: Hub, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    hub: Hub, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, in_memory: bool
 ) -> None:
     """Tiny blocks and parts: quoted fields with newlines must never be cut, and a reject in a
-    late part still names its line in the source file."""
+    late part still names its line in the source file; parts held in memory or on disk."""
     monkeypatch.setattr(decode, "BLOCK_BYTES", 1 << 10)
     monkeypatch.setattr(decode, "PART_BYTES", 1 << 12)
+    monkeypatch.setattr(decode, "memory_for_parts", lambda part_bytes: in_memory)
     made: list[decode.Transcoding] = []
 
     class Spy(decode.Transcoding):
@@ -302,7 +304,10 @@ def test_gbk_scanned_in_parts_while_it_decodes(
     source = tmp_path / "g.csv"
     source.write_bytes(raw)
     r = sync_file(hub, "GB", source, SyncOptions(max_reject_ratio=0.01))
-    assert len(made[0].files) > 10 and not any(f.exists() for f in made[0].files)
+    assert made[0].in_memory is in_memory
+    assert len(made[0].files) > 10 and made[0].held == 0
+    assert made[0].most_held <= decode.PARTS_AHEAD
+    assert list(hub.lake.staging().iterdir()) == []
     physical = {
         int(line.split(",")[0]): n
         for n, line in enumerate(good.split("\n"), 1)

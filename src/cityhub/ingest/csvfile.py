@@ -119,6 +119,8 @@ class CsvSource:
                 for batch in reader:
                     scanned.records += batch.num_rows
                     yield batch
+                if self.transcoding is not None:  # read whole: room for the next part
+                    self.transcoding.release(part)
                 following = self._part(part.index + 1)
                 if following is None:
                     return
