@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from cityhub.catalog.db import Database
+from cityhub.catalog.db import Database, sqlite_file
 from cityhub.config import Settings
 from cityhub.hub import Hub
 
@@ -61,5 +61,30 @@ def test_sqlite_keeps_the_connections_a_busy_server_opened(tmp_path: Path) -> No
         for t in threads:
             t.join()
         assert db.engine.pool.checkedin() == 20  # type: ignore[attr-defined]
+    finally:
+        db.dispose()
+
+
+@pytest.mark.parametrize(
+    ("url", "file"),
+    [
+        ("sqlite:////data/catalog.db", "/data/catalog.db"),
+        ("sqlite:///file:/data/catalog.db?mode=ro&uri=true", "/data/catalog.db"),
+        ("sqlite://", None),
+        ("sqlite:///:memory:", None),
+        ("sqlite:///file:shared?mode=memory&cache=shared&uri=true", None),
+        ("postgresql+psycopg://postgres@127.0.0.1:5432/test", None),
+    ],
+)
+def test_the_file_of_a_sqlite_url(url: str, file: str | None) -> None:
+    assert sqlite_file(url) == file
+
+
+def test_an_in_memory_uri_database_opens() -> None:
+    """No pool to size for it (it failed when only `:memory:` was taken for memory)."""
+    db = Database("sqlite:///file:cityhub-test?mode=memory&cache=shared&uri=true")
+    try:
+        with db.engine.connect() as conn:
+            assert conn.exec_driver_sql("SELECT 1").scalar() == 1
     finally:
         db.dispose()

@@ -52,7 +52,7 @@ from sqlalchemy.orm import Session
 
 from cityhub.access.identity import Caller
 from cityhub.access.models import AuditRecord
-from cityhub.catalog.db import Database
+from cityhub.catalog.db import Database, sqlite_file
 from cityhub.errors import InvalidInput, ServiceUnavailable
 
 log = logging.getLogger("cityhub.audit")
@@ -243,13 +243,8 @@ class _FileTurn:
 def _turn_for(db: Database) -> contextlib.AbstractContextManager[None]:
     """The file turn of a SQLite database on disk; nothing for the others (PostgreSQL queues
     appenders on its advisory lock, an in-memory database has one process)."""
-    url = sa.make_url(db.url)
-    if url.get_backend_name() != "sqlite" or url.query.get("mode") == "memory":
-        return contextlib.nullcontext()
-    path = (url.database or "").removeprefix("file:")  # a URI filename: file:path?mode=ro
-    if path in ("", ":memory:"):
-        return contextlib.nullcontext()
-    return _FileTurn(f"{path}-audit.lock")
+    path = sqlite_file(db.url)
+    return contextlib.nullcontext() if path is None else _FileTurn(f"{path}-audit.lock")
 
 
 @dataclass

@@ -21,6 +21,16 @@ Synchronous = Literal["full", "normal"]
 SQLITE_POOL = 40  # connections kept, and as many more opened at a peak
 
 
+def sqlite_file(url: str) -> str | None:
+    """The file of a SQLite database on disk (a URI filename's path too); None for an
+    in-memory one and for other databases."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "sqlite" or parsed.query.get("mode") == "memory":
+        return None
+    path = (parsed.database or "").removeprefix("file:")  # a URI filename: file:path?mode=ro
+    return None if path in ("", ":memory:") else path
+
+
 def make_engine(url: str, synchronous: Synchronous = "normal") -> Engine:
     """An engine for `url`. On SQLite, `synchronous` says when a commit reaches the disk: "full"
     syncs the log at every commit, "normal" at checkpoints. Either way a crash of cityhub loses
@@ -32,8 +42,9 @@ def make_engine(url: str, synchronous: Synchronous = "normal") -> Engine:
         # `pool_size` is closed, and under a load of 16 requests in flight every few requests
         # opened a new one (file, WAL, pragmas) instead of reusing it. SQLite connections cost
         # a file handle and a small page cache each.
-        in_memory = make_url(url).database in (None, "", ":memory:")  # one connection anyway
-        pool = {} if in_memory else {"pool_size": SQLITE_POOL, "max_overflow": SQLITE_POOL}
+        # (in memory: SQLAlchemy keeps one connection per thread, no pool to size)
+        on_disk = sqlite_file(url) is not None
+        pool = {"pool_size": SQLITE_POOL, "max_overflow": SQLITE_POOL} if on_disk else {}
         engine = create_engine(url, connect_args={"timeout": 30}, **pool)
         pragma = {"full": "FULL", "normal": "NORMAL"}[synchronous]
 

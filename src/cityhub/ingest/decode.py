@@ -307,7 +307,10 @@ class Transcoding:
     def held(self) -> int:
         """Parts made and not yet let go."""
         with self._changed:
-            return len(self.files) - len(self._released)
+            return self._held()
+
+    def _held(self) -> int:
+        return len(self.files) - len(self._released)
 
     def finish(self) -> Transcoded:
         """Stop early if still running, wait for the thread, and return what it found."""
@@ -335,9 +338,7 @@ class Transcoding:
     def _new_part(self) -> BinaryIO:
         """Wait until fewer than PARTS_AHEAD parts are held, then open the next one."""
         with self._changed:
-            self._changed.wait_for(
-                lambda: len(self.files) - len(self._released) < PARTS_AHEAD or self._stop.is_set()
-            )
+            self._changed.wait_for(lambda: self._held() < PARTS_AHEAD or self._stop.is_set())
             index = len(self.files)
             if self.in_memory:
                 fd = os.memfd_create(f"{self.stem.name}.{index}", os.MFD_CLOEXEC)
@@ -347,7 +348,7 @@ class Transcoding:
             else:
                 self.files.append(self.stem.with_name(f"{self.stem.name}.{index}.csv"))
                 out = self.files[-1].open("wb")
-            self.most_held = max(self.most_held, len(self.files) - len(self._released))
+            self.most_held = max(self.most_held, self._held())
             return out
 
     def _run(self) -> None:
