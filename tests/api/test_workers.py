@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import http.client
 import os
+import select
 import signal
 import socket
 import subprocess
@@ -128,8 +129,16 @@ def test_connections_are_spread_across_the_processes(
     # socket the first process to wake took them all.
     conns = [http.client.HTTPConnection("127.0.0.1", port, timeout=30) for _ in range(32)]
     try:
+        # Connected in one burst, as a load generator's are: all are queued before a process
+        # wakes to accept them.
         for c in conns:
-            c.connect()
+            c.sock = socket.socket()
+            c.sock.setblocking(False)
+            c.sock.connect_ex(("127.0.0.1", port))
+        for c in conns:
+            select.select([], [c.sock], [], 30)
+            c.sock.setblocking(True)
+            c.sock.settimeout(30)
         for c in conns:
             c.request("GET", "/api/v1/stats")
         for c in conns:
