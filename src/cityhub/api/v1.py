@@ -222,7 +222,7 @@ def _view(svc: Services, who: Caller, db: Session, code: str, version: int | Non
     return svc.door.table(db, who, code, version)
 
 
-def _page(svc: Services, who: Caller, db: Session, code: str, q: RowsQuery) -> dict[str, Any]:
+def read_page(svc: Services, who: Caller, db: Session, code: str, q: RowsQuery) -> dict[str, Any]:
     view = _view(svc, who, db, code, q.version)
     page = rows(svc.engine, view, q, svc.lookups)
     svc.door.record_read(who, view, len(page.rows), f"rows {q.model_dump_json(exclude_none=True)}")
@@ -252,7 +252,21 @@ def dataset_rows(
     version: Annotated[int | None, Query(ge=0)] = None,
     include_total: bool = False,
 ) -> dict[str, Any]:
-    q = RowsQuery(
+    q = rows_query(select, filter, sort, limit, cursor, version, include_total)
+    return read_page(svc, who, db, code, q)
+
+
+def rows_query(
+    select: list[str] | None,
+    filter: list[str] | None,
+    sort: list[str] | None,
+    limit: int,
+    cursor: str | None,
+    version: int | None,
+    include_total: bool,
+) -> RowsQuery:
+    """The rows query of a GET's parameters (here and on the fast path, api.fastpath)."""
+    return RowsQuery(
         select=split_list(select) or None,
         filters=[parse_filter(f) for f in filter or []],
         sort=split_list(sort),
@@ -261,12 +275,11 @@ def dataset_rows(
         version=version,
         include_total=include_total,
     )
-    return _page(svc, who, db, code, q)
 
 
 @router.post("/datasets/{code}/query", summary="Rows, asked with a JSON body")
 def dataset_query(code: str, q: RowsQuery, svc: Svc, who: Who, db: Db) -> dict[str, Any]:
-    return _page(svc, who, db, code, q)
+    return read_page(svc, who, db, code, q)
 
 
 def _aggregate(

@@ -1,0 +1,160 @@
+"""Rows by GET on the fast path answer exactly as the route does, errors and audit included."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+from fastapi.testclient import TestClient
+
+from cityhub.access.models import AuditRecord
+from cityhub.api import fastpath
+from cityhub.hub import Hub
+
+from .conftest import as_operator, person_id
+
+KEY = "shen_fen_zheng_hao_ma"
+ROWS = "/api/v1/datasets/GA-001/rows"
+
+
+@pytest.fixture
+def taken(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """Counts the reads the fast path makes (each one hop to the thread pool)."""
+    hops: list[int] = []
+    real = fastpath.run_in_threadpool
+
+    async def counted(func: Any, *args: Any) -> Any:
+        hops.append(1)
+        return await real(func, *args)
+
+    monkeypatch.setattr(fastpath, "run_in_threadpool", counted)
+    return hops
+
+
+def both(
+    client: TestClient, path: str, params: dict[str, Any], headers: dict[str, str]
+) -> tuple[Any, Any]:
+    """The answer of the fast path and the route's (an extra parameter sends it there)."""
+    fast = client.get(path, params=params, headers=headers)
+    routed = client.get(path, params={**params, "via": "route"}, headers=headers)
+    return fast, routed
+
+
+ASKS: list[dict[str, Any]] = [
+    {"filter": f"{KEY}:eq:{person_id(7)}"},
+    {"filter": [f"{KEY}:in:{person_id(3)},{person_id(4)}", "xing_bie:eq:男"], "select": "xing_bie"},
+    {"sort": "-yue_shou_ru", "limit": 5, "include_total": "true"},
+    {"select": ["xing_bie", "yue_shou_ru"], "limit": "3", "version": 0},
+    {"filter": "xing_bie:eq:女", "sort": "chu_sheng_ri_qi", "limit": 2},
+]
+
+
+@pytest.mark.parametrize("ask", range(len(ASKS)))
+def test_the_fast_path_answers_as_the_route(
+    served: tuple[Hub, TestClient], taken: list[int], ask: int
+) -> None:
+    _, client = served
+    fast, routed = both(client, ROWS, ASKS[ask], as_operator())
+    assert fast.status_code == routed.status_code == 200, fast.json()
+    assert fast.json() == routed.json()
+    assert fast.json()["rows"]
+    assert fast.headers["content-type"] == routed.headers["content-type"]
+    assert "server-timing" in fast.headers and "ratelimit-limit" in fast.headers
+    assert taken == [1]  # the first was answered on the fast path, the second by the route
+
+
+def test_pages_follow_on_the_fast_path(served: tuple[Hub, TestClient], taken: list[int]) -> None:
+    _, client = served
+    first = client.get(ROWS, params={"limit": 2, "sort": "yue_shou_ru"}, headers=as_operator())
+    cursor = first.json()["next_cursor"]
+    fast, routed = both(
+        client, ROWS, {"limit": 2, "sort": "yue_shou_ru", "cursor": cursor}, as_operator()
+    )
+    assert fast.json() == routed.json() and fast.json()["rows"] != first.json()["rows"]
+    assert len(taken) == 2
+
+
+def test_the_public_reads_the_same_fields_either_way(
+    served: tuple[Hub, TestClient], taken: list[int]
+) -> None:
+    _, client = served
+    fast, routed = both(client, ROWS, {"limit": 3}, {})
+    assert fast.status_code == 200 and fast.json() == routed.json()
+    names = {f["name"] for f in fast.json()["fields"]}
+    assert KEY not in names and "xing_ming" not in names  # graded L4: withheld
+    assert all(KEY not in r for r in fast.json()["rows"])
+
+
+@pytest.mark.parametrize(
+    ("path", "params", "headers", "status"),
+    [
+        ("/api/v1/datasets/NO-SUCH/rows", {}, as_operator(), 404),
+        ("/api/v1/datasets/SC-001/rows", {}, {}, 404),  # not open: the public cannot see it
+        ("/api/v1/datasets/SC-002/rows", {}, as_operator(), 404),  # cataloged, no data
+        (ROWS, {"filter": "nonsense"}, as_operator(), 400),
+        (ROWS, {"filter": "no_such_field:eq:1"}, as_operator(), 404),
+        (ROWS, {"select": "no_such_field"}, as_operator(), 404),
+        (ROWS, {"cursor": "garbage"}, as_operator(), 400),
+        (ROWS, {}, {"Authorization": "Bearer not-a-token"}, 401),
+    ],
+)
+def test_errors_are_the_routes(
+    served: tuple[Hub, TestClient],
+    taken: list[int],
+    path: str,
+    params: dict[str, Any],
+    headers: dict[str, str],
+    status: int,
+) -> None:
+    _, client = served
+    fast, routed = both(client, path, params, headers)
+    assert fast.status_code == routed.status_code == status
+    assert fast.headers["content-type"] == "application/problem+json"
+    assert fast.json() == routed.json()
+
+
+@pytest.mark.parametrize(
+    "params",
+    [{"limit": 0}, {"limit": "many"}, {"version": -1}, {"include_total": "maybe"}],
+)
+def test_values_the_route_refuses_go_to_the_route(
+    served: tuple[Hub, TestClient], taken: list[int], params: dict[str, Any]
+) -> None:
+    _, client = served
+    answer = client.get(ROWS, params=params, headers=as_operator())
+    assert answer.status_code == 400, answer.json()
+    assert answer.json()["title"] == "Invalid input"
+    assert taken == []
+
+
+def test_a_value_given_twice_is_the_routes_to_read(
+    served: tuple[Hub, TestClient], taken: list[int]
+) -> None:
+    _, client = served
+    answer = client.get(ROWS, params={"limit": [1, 2]}, headers=as_operator())
+    assert answer.status_code == 200 and len(answer.json()["rows"]) == 2  # the last one counts
+    assert taken == []
+
+
+def test_reads_on_the_fast_path_are_audited(
+    served: tuple[Hub, TestClient], taken: list[int]
+) -> None:
+    hub, client = served
+
+    def reads() -> int:
+        with hub.db.session() as s:
+            return int(
+                s.scalar(
+                    sa.select(sa.func.count())
+                    .select_from(AuditRecord)
+                    .where(AuditRecord.action == "read", AuditRecord.dataset == "GA-001")
+                )
+                or 0
+            )
+
+    before = reads()
+    for i in range(3):
+        r = client.get(ROWS, params={"filter": f"{KEY}:eq:{person_id(i)}"}, headers=as_operator())
+        assert r.status_code == 200
+    assert reads() == before + 3 and len(taken) == 3
