@@ -11,59 +11,66 @@ it (a 400 for a bad value) as it always has. The route stays the API's documenta
 
 from __future__ import annotations
 
+import inspect
 import re
-from typing import Annotated, Any
+import typing
+from typing import Any
 
-from pydantic import Field, TypeAdapter, ValidationError
+from pydantic import TypeAdapter, ValidationError
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
+from starlette.responses import Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from cityhub.api import v1
 from cityhub.api.answer import JSONAnswer
 from cityhub.api.deps import caller, services_of
 from cityhub.errors import CityhubError
-from cityhub.query.spec import MAX_PAGE, RowsQuery
+from cityhub.query.spec import RowsQuery
 
 _ROWS = re.compile(r"/api/v1/datasets/([^/]+)/rows")
-_LISTS = frozenset({"select", "filter", "sort"})
-# the route's own constraints (v1.dataset_rows), checked by the same validator
-_SCALARS: dict[str, TypeAdapter[Any]] = {
-    "limit": TypeAdapter(Annotated[int, Field(ge=1, le=MAX_PAGE)]),
-    "cursor": TypeAdapter(str),
-    "version": TypeAdapter(Annotated[int, Field(ge=0)]),
-    "include_total": TypeAdapter(bool),
-}
-_DEFAULTS: dict[str, Any] = {"limit": 100, "cursor": None, "version": None, "include_total": False}
+
+
+def _route_parameters() -> tuple[frozenset[str], dict[str, TypeAdapter[Any]], dict[str, Any]]:
+    """The route's query parameters, read off `v1.dataset_rows` itself so the two cannot drift
+    apart: the repeatable ones, and a validator (its annotation, constraints included) and a
+    default for each single-valued one. Path and dependency parameters have no default."""
+    hints = typing.get_type_hints(v1.dataset_rows, include_extras=True)
+    lists: set[str] = set()
+    scalars: dict[str, TypeAdapter[Any]] = {}
+    defaults: dict[str, Any] = {}
+    for name, parameter in inspect.signature(v1.dataset_rows).parameters.items():
+        if parameter.default is inspect.Parameter.empty:
+            continue
+        defaults[name] = parameter.default
+        hint = hints[name]
+        bare = typing.get_args(hint)[0] if typing.get_origin(hint) is typing.Annotated else hint
+        if any(typing.get_origin(a) is list for a in (bare, *typing.get_args(bare))):
+            lists.add(name)
+        else:
+            scalars[name] = TypeAdapter(hint)
+    return frozenset(lists), scalars, defaults
+
+
+_LISTS, _SCALARS, _DEFAULTS = _route_parameters()
 
 
 def rows_query(request: Request) -> RowsQuery | None:
     """The query of a rows GET, or None when the route should read it (a parameter this does
     not know, a single-valued one given twice, or a value the route would refuse)."""
-    lists: dict[str, list[str]] = {}
-    scalars = dict(_DEFAULTS)
-    seen: set[str] = set()
+    given: dict[str, Any] = {}
     for name, value in request.query_params.multi_items():
         if name in _LISTS:
-            lists.setdefault(name, []).append(value)
-        elif name in _SCALARS and name not in seen:
-            seen.add(name)
+            given.setdefault(name, []).append(value)
+        elif name in _SCALARS and name not in given:
             try:
-                scalars[name] = _SCALARS[name].validate_python(value)
+                given[name] = _SCALARS[name].validate_python(value)
             except ValidationError:
                 return None
         else:
             return None
     try:
-        return v1.rows_query(
-            lists.get("select"),
-            lists.get("filter"),
-            lists.get("sort"),
-            scalars["limit"],
-            scalars["cursor"],
-            scalars["version"],
-            scalars["include_total"],
-        )
+        return v1.rows_query(**{**_DEFAULTS, **given})
     except ValidationError:
         return None  # the route words it as a 400; a CityhubError is answered below
 
@@ -98,7 +105,7 @@ class RowsFastPath:
                 with svc.hub.db.session() as db:
                     return v1.read_page(svc, who, db, code, q)
 
-            answer: Any = JSONAnswer(await run_in_threadpool(read))
+            answer: Response = JSONAnswer(await run_in_threadpool(read))
         except CityhubError as exc:
             # the app's own handler: the same problem+json the route's errors get
             answer = await request.app.exception_handlers[CityhubError](request, exc)
