@@ -48,6 +48,28 @@ def test_a_large_gbk_file_transcodes_byte_for_byte(tmp_path: Path, monkeypatch) 
     assert out.read_bytes() == text.encode("utf-8")
 
 
+def test_block_buffers_are_used_again(tmp_path: Path, monkeypatch) -> None:
+    """Dozens of blocks go through the few buffers of the blocks in flight, and each block's
+    text comes out whole although its buffer is overwritten by a later block."""
+    monkeypatch.setattr(decode, "BLOCK_BYTES", 1 << 12)
+    made = []
+    new = decode._Buffers.new
+
+    def counted(fast: bool) -> decode._Buffers:
+        made.append(fast)
+        return new(fast)
+
+    monkeypatch.setattr(decode._Buffers, "new", counted)
+    text = gbk_lines(20_000)
+    source = tmp_path / "g.csv"
+    source.write_bytes(text.encode("gbk"))
+    out = tmp_path / "u.csv"
+    result = transcode_to_utf8(source, "gb18030", out, workers=2)
+    assert source.stat().st_size > 100 * (1 << 12)
+    assert len(made) <= 2 * 2 + 1  # the blocks in flight at most, not one per block
+    assert result.rejects == [] and out.read_bytes() == text.encode("utf-8")
+
+
 def test_bad_bytes_cost_only_their_line(tmp_path: Path, monkeypatch) -> None:
     monkeypatch.setattr(decode, "BLOCK_BYTES", 1 << 12)
     lines = gbk_lines(3000).splitlines(keepends=True)

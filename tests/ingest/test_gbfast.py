@@ -21,8 +21,16 @@ assert FAST is not None, "the C decoder must be built in CI"
 
 
 def fast(raw: bytes, length: int | None = None) -> tuple[bytes, int, int] | None:
+    """The text the decoder writes (into a buffer holding stale bytes, as a reused one does),
+    with its counts."""
     assert FAST is not None
-    return FAST(raw, len(raw) if length is None else length)
+    length = len(raw) if length is None else length
+    out = bytearray(b"\xee" * gbfast.room(length))
+    got = FAST(raw, length, out)
+    if got is None:
+        return None
+    size, newlines, quotes = got
+    return bytes(out[:size]), newlines, quotes
 
 
 def two_byte_characters() -> str:
@@ -73,6 +81,16 @@ def test_only_the_first_length_bytes_are_decoded() -> None:
 )
 def test_it_answers_none_rather_than_guess(raw: bytes) -> None:
     assert fast(raw) is None
+
+
+@pytest.mark.parametrize("short", [1, 100])
+def test_it_refuses_a_text_buffer_too_small(short: int) -> None:
+    assert FAST is not None
+    raw = "南湖,秀洲\n".encode("gb18030") * 10
+    with pytest.raises(ValueError, match=r"smaller than 1\.5 times"):
+        FAST(raw, len(raw), bytearray(gbfast.room(len(raw)) - short))
+    with pytest.raises(ValueError, match="outside the data"):
+        FAST(raw, len(raw) + 1, bytearray(gbfast.room(len(raw) + 1)))
 
 
 def test_blocks_it_leaves_still_transcode_exactly(tmp_path: Path, monkeypatch) -> None:

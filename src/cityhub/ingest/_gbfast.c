@@ -1,12 +1,14 @@
 /* GB18030 / GBK to UTF-8, table-driven, without the GIL: the departments' usual encoding,
  * decoded at memory speed on every core (see gbfast.py, which builds the table).
  *
- * decode(data, length, table) -> (bytes, newlines, quotes) | None
+ * decode_into(data, length, table, out) -> (written, newlines, quotes) | None
  *   data:   the source block (bytes-like); only its first `length` bytes are decoded
  *   table:  65536 uint32 in the machine's byte order, indexed by (lead << 8) | trail: the character's UTF-8
  *           bytes in the low 3 bytes (first byte lowest) and their count in the top byte; 0
  *           where the pair is not a character of the table (invalid, or the first half of a
  *           four-byte GB18030 sequence)
+ *   out:    a writable buffer of at least length + length / 2 + 1 bytes, which receives the
+ *           text: the caller uses it again for the next block, so no block costs fresh pages
  * The counts of newline and double-quote bytes come with the text: the transcoding cuts its
  * parts only between lines outside quotes, and counting them again in Python costs as much as
  * the decoding itself. Answers None at the first byte it cannot decode on its own, so the
@@ -26,27 +28,27 @@ static inline unsigned count_byte(uint64_t word, uint64_t c) {
     return (unsigned)__builtin_popcountll(zero);
 }
 
-static PyObject *decode(PyObject *self, PyObject *args) {
-    Py_buffer src, table;
+static PyObject *decode_into(PyObject *self, PyObject *args) {
+    Py_buffer src, table, out;
     Py_ssize_t length;
     (void)self;
-    if (!PyArg_ParseTuple(args, "y*ny*", &src, &length, &table)) return NULL;
-    if (length < 0 || length > src.len || table.len != 65536 * 4) {
+    if (!PyArg_ParseTuple(args, "y*ny*w*", &src, &length, &table, &out)) return NULL;
+    /* A two-byte character becomes at most three UTF-8 bytes: 1.5 times the input at most
+     * (the ASCII run copies eight bytes at a time, so it needs no slack beyond that). */
+    const char *bad = NULL;
+    if (length < 0 || length > src.len) bad = "length is outside the data";
+    else if (table.len != 65536 * 4) bad = "the table is not 65536 uint32";
+    else if (out.len < length + length / 2 + 1) bad = "out is smaller than 1.5 times length";
+    if (bad != NULL) {
         PyBuffer_Release(&src);
         PyBuffer_Release(&table);
-        PyErr_SetString(PyExc_ValueError, "bad length or table size");
-        return NULL;
-    }
-    /* A two-byte character becomes at most three UTF-8 bytes: 1.5 times the input at most. */
-    PyObject *out = PyBytes_FromStringAndSize(NULL, length + length / 2 + 1);
-    if (out == NULL) {
-        PyBuffer_Release(&src);
-        PyBuffer_Release(&table);
+        PyBuffer_Release(&out);
+        PyErr_SetString(PyExc_ValueError, bad);
         return NULL;
     }
     const uint8_t *in = (const uint8_t *)src.buf;
     const uint32_t *map = (const uint32_t *)table.buf;
-    uint8_t *dst = (uint8_t *)PyBytes_AS_STRING(out);
+    uint8_t *dst = (uint8_t *)out.buf;
     Py_ssize_t i = 0, o = 0, newlines = 0, quotes = 0;
     int ok = 1;
     Py_BEGIN_ALLOW_THREADS
@@ -84,17 +86,15 @@ static PyObject *decode(PyObject *self, PyObject *args) {
     Py_END_ALLOW_THREADS
     PyBuffer_Release(&src);
     PyBuffer_Release(&table);
-    if (!ok) {
-        Py_DECREF(out);
-        Py_RETURN_NONE;
-    }
-    if (_PyBytes_Resize(&out, o) < 0) return NULL;
-    return Py_BuildValue("(Nnn)", out, newlines, quotes);
+    PyBuffer_Release(&out);
+    if (!ok) Py_RETURN_NONE;
+    return Py_BuildValue("(nnn)", o, newlines, quotes);
 }
 
 static PyMethodDef methods[] = {
-    {"decode", decode, METH_VARARGS,
-     "GB18030 two-byte and ASCII text to UTF-8 with its newline and quote counts, or None."},
+    {"decode_into", decode_into, METH_VARARGS,
+     "GB18030 two-byte and ASCII text as UTF-8 into out: its length and newline and quote "
+     "counts, or None."},
     {NULL, NULL, 0, NULL},
 };
 

@@ -24,8 +24,14 @@ except ImportError:  # built without a C compiler
     _gbfast = None
 
 _GB = {"gb18030", "gbk", "gb2312"}
-# The first `length` bytes of a block as UTF-8 with its newline and double-quote counts, or None.
-Decoder = Callable[[bytes, int], tuple[bytes, int, int] | None]
+# The first `length` bytes of a block as UTF-8 into `out` (at least `room(length)` bytes): the
+# text's length with its newline and double-quote counts, or None.
+Decoder = Callable[[bytes | bytearray, int, bytearray], tuple[int, int, int] | None]
+
+
+def room(length: int) -> int:
+    """The bytes `out` must hold for a block of `length` bytes: two bytes become three at most."""
+    return length + length // 2 + 1
 
 
 @cache
@@ -50,15 +56,16 @@ def _table() -> bytes:
 
 
 def decoder(encoding: str) -> Decoder | None:
-    """For the GB family, a function turning the first `length` bytes of a block into UTF-8
-    (with the block's newline and quote counts), or None for a block it leaves to another
-    decoder; None when the extension is missing or the encoding is another."""
+    """For the GB family, a function writing the first `length` bytes of a block as UTF-8 into
+    `out` (answering its length and the block's newline and quote counts), or None for a block
+    it leaves to another decoder; None when the extension is missing or the encoding is
+    another."""
     if _gbfast is None or encoding.lower().replace("-", "") not in _GB:
         return None
     table = _table()
-    fast = _gbfast.decode
+    fast = _gbfast.decode_into
 
-    def decode(data: bytes, length: int) -> tuple[bytes, int, int] | None:
-        return fast(data, length, table)
+    def decode(data: bytes | bytearray, length: int, out: bytearray) -> tuple[int, int, int] | None:
+        return fast(data, length, table, out)
 
     return decode
