@@ -1,4 +1,5 @@
-"""Rows by GET on the fast path answer exactly as the route does, errors and audit included."""
+"""Rows and catalog searches by GET on the fast path answer exactly as the routes do, errors
+and audit included."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from fastapi.testclient import TestClient
 
 from cityhub.access.models import AuditRecord
 from cityhub.api import fastpath
+from cityhub.catalog import service
 from cityhub.errors import CityhubError
 from cityhub.hub import Hub
 
@@ -21,22 +23,22 @@ ROWS = "/api/v1/datasets/GA-001/rows"
 
 @pytest.fixture
 def taken(monkeypatch: pytest.MonkeyPatch) -> list[str]:
-    """The requests the fast path answered itself: those whose query it read, or refused with
-    an error of its own (an error on reading goes to the app's handler from there too)."""
+    """The requests the fast path answered itself: those whose read it prepared, or refused
+    with an error of its own (an error on reading goes to the app's handler from there too)."""
     answered: list[str] = []
-    real = fastpath.rows_query
+    real = fastpath.prepared
 
     def counted(request: Any) -> Any:
         try:
-            q = real(request)
+            work = real(request)
         except CityhubError:
             answered.append(request.url.path)
             raise
-        if q is not None:
+        if work is not None:
             answered.append(request.url.path)
-        return q
+        return work
 
-    monkeypatch.setattr(fastpath, "rows_query", counted)
+    monkeypatch.setattr(fastpath, "prepared", counted)
     return answered
 
 
@@ -168,3 +170,75 @@ def test_reads_on_the_fast_path_are_audited(
         r = client.get(ROWS, params={"filter": f"{KEY}:eq:{person_id(i)}"}, headers=as_operator())
         assert r.status_code == 200
     assert reads() == before + 3 and len(taken) == 3
+
+
+SEARCH = "/api/v1/datasets"
+SEARCHES: list[tuple[dict[str, Any], dict[str, str]]] = [
+    ({}, as_operator()),
+    ({"q": "人口"}, {}),
+    ({"q": "市场主体"}, as_operator()),
+    ({"q": "许可", "department": "330400-SCJG"}, as_operator()),
+    ({"open_type": "无条件开放", "limit": 1, "offset": "0"}, {}),
+    ({"limit": 1, "offset": 1}, as_operator()),
+    ({"q": "没有这样的数据"}, as_operator()),
+]
+
+
+@pytest.mark.parametrize("ask", range(len(SEARCHES)))
+def test_catalog_searches_answer_as_the_route(
+    served: tuple[Hub, TestClient], taken: list[str], ask: int
+) -> None:
+    _, client = served
+    params, headers = SEARCHES[ask]
+    fast, routed = both(client, SEARCH, params, headers)
+    assert fast.status_code == routed.status_code == 200, fast.json()
+    assert fast.json() == routed.json()
+    assert fast.headers["content-type"] == routed.headers["content-type"]
+    assert taken == [SEARCH]
+
+
+def test_the_public_searches_only_what_it_may_see(
+    served: tuple[Hub, TestClient], taken: list[str]
+) -> None:
+    _, client = served
+    public = client.get(SEARCH).json()
+    everything = client.get(SEARCH, headers=as_operator()).json()
+    assert [d["code"] for d in public["items"]] == ["GA-001"]  # SC-001 is not open
+    assert {d["code"] for d in everything["items"]} == {"GA-001", "SC-001", "SC-002"}
+    assert taken == [SEARCH, SEARCH]
+
+
+def test_a_catalog_change_shows_in_the_next_search(
+    served: tuple[Hub, TestClient], taken: list[str]
+) -> None:
+    hub, client = served
+    assert client.get(SEARCH, params={"q": "公积金"}).json()["total"] == 0
+    with hub.db.session() as s:
+        service.upsert_dataset(
+            s, "GJJ-001", "330400-GA", name="住房公积金缴存信息", open_type="无条件开放"
+        )
+    assert [d["code"] for d in client.get(SEARCH, params={"q": "公积金"}).json()["items"]] == [
+        "GJJ-001"
+    ]
+    assert len(taken) == 2
+
+
+@pytest.mark.parametrize(
+    "params", [{"limit": 5000}, {"limit": "some"}, {"offset": -1}, {"q": ["人口", "许可"]}]
+)
+def test_search_values_the_route_refuses_or_reads_go_to_the_route(
+    served: tuple[Hub, TestClient], taken: list[str], params: dict[str, Any]
+) -> None:
+    _, client = served
+    answer = client.get(SEARCH, params=params, headers=as_operator())
+    assert answer.status_code == (200 if "q" in params else 400), answer.json()
+    assert taken == []
+
+
+def test_a_search_with_a_bad_token_is_refused_as_the_route_refuses_it(
+    served: tuple[Hub, TestClient], taken: list[str]
+) -> None:
+    _, client = served
+    fast, routed = both(client, SEARCH, {"q": "人口"}, {"Authorization": "Bearer not-a-token"})
+    assert fast.status_code == routed.status_code == 401
+    assert fast.json() == routed.json() and taken == [SEARCH]

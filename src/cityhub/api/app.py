@@ -17,7 +17,7 @@ from cityhub.api import accounts, ckan, dcat, problems, sharing, v1
 from cityhub.api import export as export_api
 from cityhub.api import sql as sql_api
 from cityhub.api.deps import Services
-from cityhub.api.fastpath import RowsFastPath
+from cityhub.api.fastpath import FastPath
 from cityhub.api.limits import Limits
 from cityhub.api.timing import ServerTiming
 from cityhub.catalog.db import Database
@@ -65,7 +65,7 @@ def create_app(hub: Hub | None = None) -> FastAPI:
         summary="城市大数据中心 · a city's big data center: catalog and data on demand",
         lifespan=lifespan,
     )
-    app.add_middleware(RowsFastPath)  # innermost: inside the limits, the timing, the headers
+    app.add_middleware(FastPath)  # innermost: inside the limits, the timing, the headers
     app.add_middleware(ServerTiming)
     # outermost: a refused request (too big, too many) costs nothing behind it
     settings = hub.settings if hub else load_settings()

@@ -1,12 +1,17 @@
-"""Rows by GET past the framework's routing and parameter solving.
+"""The API's busiest reads past the framework's routing and parameter solving.
 
-A lookup by key costs the server well under a millisecond of its own work, and FastAPI's route
-matching (every route's pattern, in turn), dependency solving and parameter validation cost
-about as much again. This layer answers `GET /api/v1/datasets/{code}/rows` itself when every
-parameter is one it reads exactly as the route does, through the same caller, the same query
-builder and the same door (`v1.read_page`: access decision, masking, audit). Anything else, a
-parameter it does not know or a value that does not parse, goes on to the route, which answers
-it (a 400 for a bad value) as it always has. The route stays the API's documentation.
+A lookup by key or a repeated catalog search costs the server well under a millisecond of its
+own work, and FastAPI's route matching (every route's pattern, in turn), dependency solving and
+parameter validation cost as much again and more. This layer answers two GETs itself:
+
+- `/api/v1/datasets/{code}/rows`, through the same query builder and door as the route
+  (`v1.read_page`: access decision, masking, audit);
+- `/api/v1/datasets`, the catalog search, by calling the route's own function.
+
+It does so only when every parameter is one it reads exactly as the route does, with the same
+caller. Anything else, a parameter it does not know or a value that does not parse, goes on to
+the route, which answers it (a 400 for a bad value) as it always has. The routes stay the API's
+documentation.
 """
 
 from __future__ import annotations
@@ -14,68 +19,104 @@ from __future__ import annotations
 import inspect
 import re
 import typing
+from collections.abc import Callable
 from typing import Any
 
 from pydantic import TypeAdapter, ValidationError
+from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from cityhub.access import Caller
 from cityhub.api import v1
 from cityhub.api.answer import JSONAnswer
-from cityhub.api.deps import caller, services_of
+from cityhub.api.deps import Services, caller, services_of
 from cityhub.errors import CityhubError
-from cityhub.query.spec import RowsQuery
 
-_ROWS = re.compile(r"/api/v1/datasets/([^/]+)/rows")
-
-
-def _route_parameters() -> tuple[frozenset[str], dict[str, TypeAdapter[Any]], dict[str, Any]]:
-    """The route's query parameters, read off `v1.dataset_rows` itself so the two cannot drift
-    apart: the repeatable ones, and a validator (its annotation, constraints included) and a
-    default for each single-valued one. Path and dependency parameters have no default."""
-    hints = typing.get_type_hints(v1.dataset_rows, include_extras=True)
-    lists: set[str] = set()
-    scalars: dict[str, TypeAdapter[Any]] = {}
-    defaults: dict[str, Any] = {}
-    for name, parameter in inspect.signature(v1.dataset_rows).parameters.items():
-        if parameter.default is inspect.Parameter.empty:
-            continue
-        defaults[name] = parameter.default
-        hint = hints[name]
-        bare = typing.get_args(hint)[0] if typing.get_origin(hint) is typing.Annotated else hint
-        if any(typing.get_origin(a) is list for a in (bare, *typing.get_args(bare))):
-            lists.add(name)
-        else:
-            scalars[name] = TypeAdapter(hint)
-    return frozenset(lists), scalars, defaults
+# The read a request stands for, run on the thread pool with a catalog session.
+Work = Callable[[Services, Caller, Session], dict[str, Any]]
 
 
-_LISTS, _SCALARS, _DEFAULTS = _route_parameters()
+class _Route:
+    """A route's path and its query parameters, read off the route's function itself so the
+    two cannot drift apart: the repeatable ones, and a validator (its annotation, constraints
+    included) and a default for each single-valued one. Path and dependency parameters have no
+    default, and are not query parameters."""
 
+    def __init__(self, pattern: str, endpoint: Callable[..., Any]) -> None:
+        self.pattern = re.compile(pattern)
+        hints = typing.get_type_hints(endpoint, include_extras=True)
+        lists: set[str] = set()
+        self.scalars: dict[str, TypeAdapter[Any]] = {}
+        self.defaults: dict[str, Any] = {}
+        for name, parameter in inspect.signature(endpoint).parameters.items():
+            if parameter.default is inspect.Parameter.empty:
+                continue
+            self.defaults[name] = parameter.default
+            hint = hints[name]
+            bare = typing.get_args(hint)[0] if typing.get_origin(hint) is typing.Annotated else hint
+            if any(typing.get_origin(a) is list for a in (bare, *typing.get_args(bare))):
+                lists.add(name)
+            else:
+                self.scalars[name] = TypeAdapter(hint)
+        self.lists = frozenset(lists)
 
-def rows_query(request: Request) -> RowsQuery | None:
-    """The query of a rows GET, or None when the route should read it (a parameter this does
-    not know, a single-valued one given twice, or a value the route would refuse)."""
-    given: dict[str, Any] = {}
-    for name, value in request.query_params.multi_items():
-        if name in _LISTS:
-            given.setdefault(name, []).append(value)
-        elif name in _SCALARS and name not in given:
-            try:
-                given[name] = _SCALARS[name].validate_python(value)
-            except ValidationError:
+    def given(self, request: Request) -> dict[str, Any] | None:
+        """Every query parameter with its value as the route reads it, defaults filled in; None
+        when the route should read them (a parameter this does not know, a single-valued one
+        given twice, or a value the route would refuse)."""
+        given: dict[str, Any] = {}
+        for name, value in request.query_params.multi_items():
+            if name in self.lists:
+                given.setdefault(name, []).append(value)
+            elif name in self.scalars and name not in given:
+                try:
+                    given[name] = self.scalars[name].validate_python(value)
+                except ValidationError:
+                    return None
+            else:
                 return None
-        else:
-            return None
+        return {**self.defaults, **given}
+
+
+_ROWS = _Route(r"/api/v1/datasets/([^/]+)/rows", v1.dataset_rows)
+_SEARCH = _Route(r"/api/v1/datasets", v1.datasets)
+
+
+def _rows(found: re.Match[str], given: dict[str, Any]) -> Work | None:
     try:
-        return v1.rows_query(**{**_DEFAULTS, **given})
+        q = v1.rows_query(**given)
     except ValidationError:
-        return None  # the route words it as a 400; a CityhubError is answered below
+        return None  # the route words it as a 400; a CityhubError is answered by the caller
+    code = found.group(1)
+    return lambda svc, who, db: v1.read_page(svc, who, db, code, q)
 
 
-class RowsFastPath:
+def _search(found: re.Match[str], given: dict[str, Any]) -> Work:
+    return lambda svc, who, db: v1.datasets(svc, who, db, **given)
+
+
+_ANSWERED: list[tuple[_Route, Callable[[re.Match[str], dict[str, Any]], Work | None]]] = [
+    (_ROWS, _rows),
+    (_SEARCH, _search),
+]
+
+
+def prepared(request: Request) -> Work | None:
+    """The read a GET stands for when this layer answers it; None when the route should. May
+    raise the CityhubError the route would answer with (a filter that does not parse)."""
+    path = request.scope["path"]
+    for route, work in _ANSWERED:
+        found = route.pattern.fullmatch(path)
+        if found is not None:
+            given = route.given(request)
+            return None if given is None else work(found, given)
+    return None
+
+
+class FastPath:
     """Plain ASGI, inside the app's other layers (limits, timing, security headers), so a
     request answered here is limited, timed and audited like any other."""
 
@@ -83,27 +124,26 @@ class RowsFastPath:
         self.app = app
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        found = (
-            _ROWS.fullmatch(scope["path"])
-            if scope["type"] == "http" and scope["method"] == "GET" and not scope.get("root_path")
-            else None
-        )
-        if found is None:
+        if (
+            scope["type"] != "http"
+            or scope["method"] != "GET"
+            or scope.get("root_path")
+            or not scope["path"].startswith("/api/v1/datasets")
+        ):
             await self.app(scope, receive, send)
             return
         request = Request(scope, receive)
         try:
-            q = rows_query(request)
-            if q is None:
+            work = prepared(request)
+            if work is None:
                 await self.app(scope, receive, send)
                 return
             who = await caller(request)
             svc = services_of(request)
-            code = found.group(1)
 
             def read() -> dict[str, Any]:
                 with svc.hub.db.session() as db:
-                    return v1.read_page(svc, who, db, code, q)
+                    return work(svc, who, db)
 
             answer: Response = JSONAnswer(await run_in_threadpool(read))
         except CityhubError as exc:
