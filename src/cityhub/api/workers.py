@@ -27,7 +27,7 @@ from typing import Any
 
 log = logging.getLogger(__name__)
 
-APP = "cityhub.api.app:create_app"
+APP = "cityhub.api.app:serving_app"
 EARLY_EXIT_SECONDS = 10.0  # a process ending by itself this soon after its start failed to start
 STOP_SECONDS = 30.0  # for requests in flight to finish when the server is stopped
 
