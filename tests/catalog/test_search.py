@@ -342,3 +342,12 @@ def test_cached_answers_follow_every_change_of_the_catalog(db: Database) -> None
         service.declare_fields(s, service.get_dataset(s, "JT-001"), [{"title": "车道编号"}])
     with db.session() as s:
         assert ask(s, "public", "车道").total == 1
+
+
+def test_a_cached_answer_sees_the_askers_own_changes_not_yet_flushed(db: Database) -> None:
+    cache = CatalogCache()
+    with db.session() as s:
+        before = cache.get(s, "departments", lambda: s.scalar(select(func.count(Department.id))))
+        s.add(Department(code="330400-QX", name="市气象局"))  # pending: not flushed yet
+        after = cache.get(s, "departments", lambda: s.scalar(select(func.count(Department.id))))
+        assert (before, after) == (0, 1)
