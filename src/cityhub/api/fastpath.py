@@ -37,16 +37,20 @@ from cityhub.errors import CityhubError
 
 # The read a request stands for, run on the thread pool with a catalog session.
 Work = Callable[[Services, Caller, Session], dict[str, Any]]
+# A route's read from its path's match and its parameters; None when the route should answer.
+Prepare = Callable[[re.Match[str], dict[str, Any]], Work | None]
 
 
 class _Route:
-    """A route's path and its query parameters, read off the route's function itself so the
-    two cannot drift apart: the repeatable ones, and a validator (its annotation, constraints
-    included) and a default for each single-valued one. Path and dependency parameters have no
-    default, and are not query parameters."""
+    """A route this layer answers: its path, how its read is prepared, and its query
+    parameters, read off the route's function itself so the two cannot drift apart: the
+    repeatable ones, and a validator (its annotation, constraints included) and a default for
+    each single-valued one. Path and dependency parameters have no default, and are not query
+    parameters."""
 
-    def __init__(self, pattern: str, endpoint: Callable[..., Any]) -> None:
+    def __init__(self, pattern: str, endpoint: Callable[..., Any], prepare: Prepare) -> None:
         self.pattern = re.compile(pattern)
+        self.prepare = prepare
         hints = typing.get_type_hints(endpoint, include_extras=True)
         lists: set[str] = set()
         self.scalars: dict[str, TypeAdapter[Any]] = {}
@@ -81,10 +85,6 @@ class _Route:
         return {**self.defaults, **given}
 
 
-_ROWS = _Route(r"/api/v1/datasets/([^/]+)/rows", v1.dataset_rows)
-_SEARCH = _Route(r"/api/v1/datasets", v1.datasets)
-
-
 def _rows(found: re.Match[str], given: dict[str, Any]) -> Work | None:
     try:
         q = v1.rows_query(**given)
@@ -94,13 +94,13 @@ def _rows(found: re.Match[str], given: dict[str, Any]) -> Work | None:
     return lambda svc, who, db: v1.read_page(svc, who, db, code, q)
 
 
-def _search(found: re.Match[str], given: dict[str, Any]) -> Work:
+def _search(_: re.Match[str], given: dict[str, Any]) -> Work:
     return lambda svc, who, db: v1.datasets(svc, who, db, **given)
 
 
-_ANSWERED: list[tuple[_Route, Callable[[re.Match[str], dict[str, Any]], Work | None]]] = [
-    (_ROWS, _rows),
-    (_SEARCH, _search),
+_ROUTES = [
+    _Route(r"/api/v1/datasets/([^/]+)/rows", v1.dataset_rows, _rows),
+    _Route(r"/api/v1/datasets", v1.datasets, _search),
 ]
 
 
@@ -108,11 +108,11 @@ def prepared(request: Request) -> Work | None:
     """The read a GET stands for when this layer answers it; None when the route should. May
     raise the CityhubError the route would answer with (a filter that does not parse)."""
     path = request.scope["path"]
-    for route, work in _ANSWERED:
+    for route in _ROUTES:
         found = route.pattern.fullmatch(path)
         if found is not None:
             given = route.given(request)
-            return None if given is None else work(found, given)
+            return None if given is None else route.prepare(found, given)
     return None
 
 
@@ -124,12 +124,7 @@ class FastPath:
         self.app = app
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if (
-            scope["type"] != "http"
-            or scope["method"] != "GET"
-            or scope.get("root_path")
-            or not scope["path"].startswith("/api/v1/datasets")
-        ):
+        if scope["type"] != "http" or scope["method"] != "GET" or scope.get("root_path"):
             await self.app(scope, receive, send)
             return
         request = Request(scope, receive)

@@ -34,8 +34,7 @@ def catalog_stamp(session: Session) -> tuple[Any, ...]:
     """What moves whenever an answer about the catalog may change: the datasets' count and
     latest `updated_at` (a field's change moves its dataset's, see catalog.models) and the
     departments' count."""
-    if session.new or session.dirty or session.deleted:
-        session.flush()  # as the ORM's own execute would: the stamp sees the session's changes
+    session.flush()  # as the ORM's own execute would (nothing to do in a clean session)
     return tuple(session.connection().execute(_STAMP).one())
 
 
