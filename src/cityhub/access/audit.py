@@ -40,14 +40,15 @@ import os
 import random
 import threading
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import Any, Literal, TextIO
 
 import sqlalchemy as sa
 from cryptography.hazmat.primitives import hashes
-from sqlalchemy.exc import IntegrityError, SQLAlchemyError
+from sqlalchemy.engine.interfaces import DBAPICursor
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from cityhub.access.identity import Caller
@@ -66,11 +67,9 @@ TABLE: sa.Table = AuditRecord.__table__  # type: ignore[assignment]
 # Every column but id: hash included, so an export can be verified offline.
 COLUMNS = [c.name for c in TABLE.columns if c.name != "id"]
 HASHED = [c for c in COLUMNS if c != "hash"]
-# Built once: an append runs on every read, and building a statement costs more than running it.
-_PG_TURN = sa.text("SELECT pg_advisory_xact_lock('audit_log'::regclass::oid::bigint)")
-_SQLITE_TURN = sa.text("BEGIN IMMEDIATE")
-_TAIL = sa.select(TABLE.c.seq, TABLE.c.hash).order_by(TABLE.c.seq.desc()).limit(1)
-_INSERT = sa.insert(TABLE)
+# Keyed by the table's oid: one queue per audit_log, readers not blocked.
+_PG_TURN = f"SELECT pg_advisory_xact_lock('{TABLE.name}'::regclass::oid::bigint)"
+_TAIL = f"SELECT seq, hash FROM {TABLE.name} ORDER BY seq DESC LIMIT 1"
 _LIMITS = {
     c.name: c.type.length
     for c in TABLE.columns
@@ -247,12 +246,47 @@ def _turn_for(db: Database) -> contextlib.AbstractContextManager[None]:
     return contextlib.nullcontext() if path is None else _FileTurn(f"{path}-audit.lock")
 
 
+@dataclass(frozen=True)
+class _Insert:
+    """The INSERT of records, compiled once for the database's dialect and run on its driver's
+    own cursor: an append runs on every read, and SQLAlchemy's execution layer (and an ORM
+    object per record) cost more than the database's own work. The columns' types still
+    convert the values (JSON to text, datetimes to SQLite's text), as SQLAlchemy would."""
+
+    sql: str
+    order: tuple[str, ...] | None  # the parameters' names in order, for a positional paramstyle
+    converters: tuple[tuple[str, Callable[[Any], Any]], ...]
+
+    @classmethod
+    def compile(cls, dialect: sa.Dialect) -> _Insert:
+        compiled = sa.insert(TABLE).compile(
+            dialect=dialect, column_keys=COLUMNS, for_executemany=True
+        )
+        converters = []
+        for column in TABLE.columns:
+            convert = column.type.dialect_impl(dialect).bind_processor(dialect)
+            if column.name in COLUMNS and convert is not None:
+                converters.append((column.name, convert))
+        order = tuple(compiled.positiontup) if compiled.positiontup else None
+        return cls(compiled.string, order, tuple(converters))
+
+    def params(self, records: list[dict[str, Any]]) -> list[Any]:
+        """The records as the driver's parameters: mappings, or sequences in `order`."""
+        converted = []
+        for record in records:
+            values = dict(record)
+            for name, convert in self.converters:
+                values[name] = convert(values[name])
+            converted.append(values if self.order is None else [values[n] for n in self.order])
+        return converted
+
+
 @dataclass
 class _Ticket:
     """An entry waiting to be written, and then its record or why it could not be."""
 
     entry: AuditEntry
-    outcome: AuditRecord | BaseException | None = None
+    outcome: dict[str, Any] | BaseException | None = None
 
 
 class AuditLog:
@@ -270,55 +304,71 @@ class AuditLog:
         self._queue_lock = threading.Lock()
         self._queue: list[_Ticket] = []
         self._turn = _turn_for(db)
+        dialect = db.engine.dialect
+        self._insert = _Insert.compile(dialect)
+        # The driver's own errors: past SQLAlchemy, they arrive unwrapped.
+        self._errors: tuple[type[Exception], ...] = (SQLAlchemyError, dialect.loaded_dbapi.Error)
+        self._lost_race: type[Exception] = dialect.loaded_dbapi.IntegrityError
 
-    def _take_turn(self, conn: sa.Connection) -> None:
+    def _take_turn(self, cur: DBAPICursor) -> None:
         """Make other appenders wait until this transaction ends, before the tail is read.
 
         Without it, appenders racing for the same seq only retry, and under load (a dozen
         server processes) some lose every time. The unique seq still guards the chain should
         this be skipped (another database, or an older cityhub)."""
-        dialect = conn.dialect.name
+        dialect = self.db.engine.dialect.name
         if dialect == "postgresql":
-            # Keyed by the table's oid: one queue per audit_log, readers not blocked.
-            conn.execute(_PG_TURN)
-        elif dialect == "sqlite":
+            cur.execute(_PG_TURN)
+        elif dialect == "sqlite" and not cur.connection.in_transaction:
             # pysqlite begins only at the INSERT, so the tail would be read outside the write
             # lock; BEGIN IMMEDIATE takes that lock first (waiting up to the busy timeout).
-            dbapi = conn.connection.dbapi_connection
-            if dbapi is not None and not dbapi.in_transaction:
-                conn.execute(_SQLITE_TURN)
+            cur.execute("BEGIN IMMEDIATE")
 
-    def _tail(self, conn: sa.Connection) -> tuple[int, str]:
+    def _tail(self, cur: DBAPICursor) -> tuple[int, str]:
         """The last record's seq and hash, (0, GENESIS) when the log is empty."""
-        row = conn.execute(_TAIL).first()
-        return (0, GENESIS) if row is None else (int(row.seq), str(row.hash))
+        cur.execute(_TAIL)
+        row = cur.fetchone()
+        return (0, GENESIS) if row is None else (int(row[0]), str(row[1]))
 
-    def _record(self, entry: AuditEntry, seq: int, prev_hash: str) -> AuditRecord:
-        record = AuditRecord(
-            seq=seq,
-            at=datetime.now(UTC),
-            action=_clip("action", entry.action),
-            actor=_clip("actor", entry.actor),
-            role=_clip("role", entry.role),
-            department=_clip("department", entry.department),
-            dataset=_clip("dataset", entry.dataset),
-            version=entry.version,
-            fields=[str(f) for f in entry.fields],
-            rows=entry.rows,
-            fingerprint=_clip("fingerprint", entry.fingerprint),
-            grant_id=entry.grant_id,
-            address=_clip("address", entry.address),
-            detail=_plain(entry.detail),
-            algorithm=self.algorithm,
-            prev_hash=prev_hash,
-        )
-        record.hash = record_hash(record, self.algorithm)
+    def _record(self, entry: AuditEntry, seq: int, prev_hash: str) -> dict[str, Any]:
+        record: dict[str, Any] = {
+            "seq": seq,
+            "at": datetime.now(UTC),
+            "action": _clip("action", entry.action),
+            "actor": _clip("actor", entry.actor),
+            "role": _clip("role", entry.role),
+            "department": _clip("department", entry.department),
+            "dataset": _clip("dataset", entry.dataset),
+            "version": entry.version,
+            "fields": [str(f) for f in entry.fields],
+            "rows": entry.rows,
+            "fingerprint": _clip("fingerprint", entry.fingerprint),
+            "grant_id": entry.grant_id,
+            "address": _clip("address", entry.address),
+            "detail": _plain(entry.detail),
+            "algorithm": self.algorithm,
+            "prev_hash": prev_hash,
+        }
+        record["hash"] = record_hash(record, self.algorithm)
         return record
 
-    def append(self, entry: AuditEntry, session: Session | None = None) -> AuditRecord:
+    def _chain(self, cur: DBAPICursor, entries: list[AuditEntry]) -> list[dict[str, Any]]:
+        """Write `entries` as the records after the tail, in the transaction `cur` is in."""
+        self._take_turn(cur)
+        seq, prev_hash = self._tail(cur)
+        records = []
+        for entry in entries:
+            seq += 1
+            records.append(self._record(entry, seq, prev_hash))
+            prev_hash = records[-1]["hash"]
+        cur.executemany(self._insert.sql, self._insert.params(records))
+        return records
+
+    def append(self, entry: AuditEntry, session: Session | None = None) -> dict[str, Any]:
         """Write `entry` as the next record, committed before returning; or, given `session`,
         as part of that session's unit of work, kept or undone with the change it records
-        (what administrative and workflow actions do: no change without its record).
+        (what administrative and workflow actions do: no change without its record). Returns
+        the record as written: its columns but id.
 
         Raises `ServiceUnavailable` when it cannot be written, so that the read (or login…)
         it records is refused rather than left unaudited. On SQLite, a write transaction of
@@ -350,41 +400,40 @@ class AuditLog:
         """The batch's records, chained in queue order after the tail, committed together."""
         for attempt in range(1, self.max_tries + 1):
             try:
-                # A connection, not an ORM session: this runs on every read, and the unit of
-                # work would cost more than the insert itself.
-                with self._turn, self.db.engine.begin() as conn:
-                    self._take_turn(conn)
-                    seq, prev_hash = self._tail(conn)
-                    records = []
-                    for t in batch:
-                        seq += 1
-                        records.append(self._record(t.entry, seq, prev_hash))
-                        prev_hash = records[-1].hash
-                    conn.execute(_INSERT, [{c: getattr(r, c) for c in COLUMNS} for r in records])
+                with self._turn:
+                    records = self._commit([t.entry for t in batch])
                 for t, r in zip(batch, records, strict=True):
                     t.outcome = r
                 return
-            except IntegrityError as exc:  # another appender took this seq: try the next
+            except self._lost_race as exc:  # another appender took this seq: try the next
                 if attempt == self.max_tries:
                     why = f"still losing the race for the next seq after {attempt} tries"
                     for t in batch:
                         t.outcome = self._refuse(t.entry, exc, why)
                     return
                 time.sleep(random.uniform(0, 0.002 * attempt))  # jitter breaks lockstep
-            except SQLAlchemyError as exc:
+            except self._errors as exc:
                 for t in batch:
                     t.outcome = self._refuse(t.entry, exc)
                 return
 
-    def _append_in(self, session: Session, entry: AuditEntry) -> AuditRecord:
+    def _commit(self, entries: list[AuditEntry]) -> list[dict[str, Any]]:
+        """`entries` chained and committed in a transaction of their own."""
+        conn = self.db.engine.raw_connection()
+        try:
+            cur = conn.cursor()
+            records = self._chain(cur, entries)
+            conn.commit()
+            return records
+        finally:
+            conn.close()  # back to the pool, which rolls back what was not committed
+
+    def _append_in(self, session: Session, entry: AuditEntry) -> dict[str, Any]:
         try:
             session.flush()  # the caller's own changes first (on SQLite: the write lock)
-            self._take_turn(session.connection())  # held until the caller's transaction ends
-            seq, prev_hash = self._tail(session.connection())
-            record = self._record(entry, seq + 1, prev_hash)
-            session.add(record)
-            session.flush()
-        except SQLAlchemyError as exc:
+            # on the session's own connection, so the turn is held until its transaction ends
+            (record,) = self._chain(session.connection().connection.cursor(), [entry])
+        except self._errors as exc:
             raise self._refuse(entry, exc) from exc
         return record
 
