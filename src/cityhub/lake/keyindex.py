@@ -31,6 +31,7 @@ import pyarrow.compute as pc
 log = logging.getLogger(__name__)
 
 FILE, ROW = "__file", "file_row_number"  # the same place columns the query builder uses
+_TEXT = (pa.string(), pa.large_string())
 
 
 def index_path(root: Path, code: str, version: int, key: str) -> Path:
@@ -75,7 +76,8 @@ class KeyIndex:
         return find(_Values(self._keys), value, 0, self._n)
 
     def find(self, values: Iterable[Any]) -> pa.Table:
-        """The rows whose key equals one of `values` (already of the key's Python type)."""
+        """The rows whose key equals one of `values` (already of the key's Python type), in
+        their place order (file, row), as a scan would find them."""
         spans = []
         for v in sorted(set(values)):
             lo = self._bound(v, right=False)
@@ -84,7 +86,10 @@ class KeyIndex:
                 spans.append(self.table.slice(lo, hi - lo))
         if not spans:
             return self.table.schema.empty_table()
-        return pa.concat_tables(spans) if len(spans) > 1 else spans[0]
+        if len(spans) == 1:
+            return spans[0]  # the rows of one key are sorted by place already (see `build`)
+        rows = pa.concat_tables(spans)
+        return rows.take(pc.sort_indices(rows, [(FILE, "ascending"), (ROW, "ascending")]))
 
 
 class _Values:
@@ -104,6 +109,8 @@ class _Values:
 def same_type(value: Any, arrow_type: pa.DataType) -> Any:
     """A filter value as the key column's Python type, or None when it cannot be one (then no
     row can match, and the caller's own query says so)."""
+    if isinstance(value, str) and arrow_type in _TEXT:
+        return value  # an ID number asked of a text key: nothing to convert (a cast costs more)
     try:
         return pc.cast(pa.scalar(value), arrow_type).as_py()
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError, TypeError):

@@ -267,9 +267,7 @@ def _exact(view: TableView, q: RowsQuery, found: pa.Table, cursor: dict[str, Any
     if cursor is not None and cursor["s"]:
         raise InvalidInput("cursor: it was made for another sort order; start again without it")
     names = selected(view, q.select)
-    rows = found  # one row, as a lookup by ID number finds, is in order already
-    if found.num_rows > 1:
-        rows = found.take(pc.sort_indices(found, [(FILE, "ascending"), (ROW, "ascending")]))
+    rows = found  # in place order, as the index gives them
     if cursor is not None:
         file, row = cursor["p"]
         after = pc.or_(
