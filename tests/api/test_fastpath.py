@@ -248,3 +248,52 @@ def test_a_search_with_a_bad_token_is_refused_as_the_route_refuses_it(
     fast, routed = both(client, SEARCH, {"q": "人口"}, {"Authorization": "Bearer not-a-token"})
     assert fast.status_code == routed.status_code == 401
     assert fast.json() == routed.json() and taken == [SEARCH]
+
+
+# -- where the reads run --------------------------------------------------------------------------
+@pytest.fixture
+def pooled(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The fast path's reads sent to the thread pool (the others ran on the event loop)."""
+    sent: list[str] = []
+    real = fastpath.run_in_threadpool
+
+    async def counted(func: Any, *args: Any) -> Any:
+        sent.append(func.__name__)
+        return await real(func, *args)
+
+    monkeypatch.setattr(fastpath, "run_in_threadpool", counted)
+    return sent
+
+
+def reads_of(hub: Hub) -> int:
+    with hub.db.session() as s:
+        query = sa.select(sa.func.count()).select_from(AuditRecord)
+        return int(s.scalar(query.where(AuditRecord.action == "read")) or 0)
+
+
+def test_small_reads_on_sqlite_run_on_the_event_loop_and_the_others_on_the_pool(
+    served: tuple[Hub, TestClient], pooled: list[str]
+) -> None:
+    """A lookup the key index answers alone and a catalog search are answered in place on
+    SQLite, a scan or a long page on the thread pool; over PostgreSQL, every read is pooled.
+    Either way each read is audited once, and answered as the route answers it."""
+    hub, client = served
+    assert client.app.state.services.lookups.wait(30)  # type: ignore[attr-defined]
+    small = hub.db.dialect == "sqlite"
+    asks: list[tuple[str, dict[str, Any], bool]] = [
+        (ROWS, {"filter": f"{KEY}:eq:{person_id(7)}"}, small),
+        (ROWS, {"filter": f"{KEY}:in:{person_id(3)},{person_id(9)}", "limit": 100}, small),
+        (SEARCH, {"q": "人口"}, small),
+        (ROWS, {"filter": "xing_bie:eq:女"}, False),  # not the key: the engine scans
+        (ROWS, {"filter": f"{KEY}:eq:{person_id(7)}", "sort": "yue_shou_ru"}, False),
+        (ROWS, {"filter": f"{KEY}:eq:{person_id(7)}", "limit": 101}, False),
+        (ROWS, {"filter": f"{KEY}:in:" + ",".join(person_id(i) for i in range(101))}, False),
+    ]
+    for path, params, in_place in asks:
+        before, sent = reads_of(hub), len(pooled)
+        fast, routed = both(client, path, params, as_operator())
+        assert fast.status_code == routed.status_code == 200, fast.json()
+        assert fast.json() == routed.json()
+        assert len(pooled) - sent == (0 if in_place else 1), (path, params)
+        audited = 0 if path == SEARCH else 2  # the fast path's read and the route's
+        assert reads_of(hub) - before == audited, (path, params)

@@ -12,6 +12,14 @@ It does so only when every parameter is one it reads exactly as the route does, 
 caller. Anything else, a parameter it does not know or a value that does not parse, goes on to
 the route, which answers it (a 400 for a bad value) as it always has. The routes stay the API's
 documentation.
+
+Where it runs them: a read that is all work in this process and small (a key lookup of one page
+that the key index answers alone, a catalog search; with the catalog in SQLite, a library, not
+a server over a socket) runs on the event loop: sent to the thread pool and back, it cost a
+third more CPU in all (measured under load on 2 cores, every layer included: 1.6 to 2.0 ms per
+lookup against 1.25 in place), and searches waited longer behind one another. Anything else, a
+scan by the engine, a long page, any read over PostgreSQL, goes to the thread pool, so the loop
+never waits on it.
 """
 
 from __future__ import annotations
@@ -20,6 +28,8 @@ import inspect
 import re
 import typing
 from collections.abc import Callable
+from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 from pydantic import TypeAdapter, ValidationError
@@ -35,10 +45,24 @@ from cityhub.api.answer import JSONAnswer
 from cityhub.api.deps import Services, caller, services_of
 from cityhub.errors import CityhubError
 
-# The read a request stands for, run on the thread pool with a catalog session.
+# The read a request stands for, with a catalog session.
 Work = Callable[[Services, Caller, Session], dict[str, Any]]
+# The same read when it is small and in-process work, or None when it is not (ask `Work`).
+Quick = Callable[[Services, Caller, Session], dict[str, Any] | None]
+QUICK_ROWS = 100  # rows in a page, and key values asked, that a quick read may hold
+QUICK_KEYS = 100
+
+
+@dataclass(frozen=True)
+class Read:
+    """What a request asks: `full`, on the thread pool; or first `quick`, on the event loop."""
+
+    full: Work
+    quick: Quick | None = None
+
+
 # A route's read from its path's match and its parameters; None when the route should answer.
-Prepare = Callable[[re.Match[str], dict[str, Any]], Work | None]
+Prepare = Callable[[re.Match[str], dict[str, Any]], Read | None]
 
 
 class _Route:
@@ -85,17 +109,23 @@ class _Route:
         return {**self.defaults, **given}
 
 
-def _rows(found: re.Match[str], given: dict[str, Any]) -> Work | None:
+def _rows(found: re.Match[str], given: dict[str, Any]) -> Read | None:
     try:
         q = v1.rows_query(**given)
     except ValidationError:
         return None  # the route words it as a 400; a CityhubError is answered by the caller
     code = found.group(1)
-    return lambda svc, who, db: v1.read_page(svc, who, db, code, q)
+    full = partial(v1.read_page, code=code, q=q)
+    asked = sum(len(f.value) if isinstance(f.value, list) else 1 for f in q.filters)
+    if q.limit > QUICK_ROWS or asked > QUICK_KEYS:
+        return Read(full)
+    return Read(full, partial(v1.read_exact, code=code, q=q))
 
 
-def _search(_: re.Match[str], given: dict[str, Any]) -> Work:
-    return lambda svc, who, db: v1.datasets(svc, who, db, **given)
+def _search(_: re.Match[str], given: dict[str, Any]) -> Read:
+    # Bounded by the catalog's size: thousands of datasets, not millions of rows.
+    search = partial(v1.datasets, **given)
+    return Read(search, search)
 
 
 _ROUTES = [
@@ -104,7 +134,7 @@ _ROUTES = [
 ]
 
 
-def prepared(request: Request) -> Work | None:
+def prepared(request: Request) -> Read | None:
     """The read a GET stands for when this layer answers it; None when the route should. May
     raise the CityhubError the route would answer with (a filter that does not parse)."""
     path = request.scope["path"]
@@ -129,19 +159,28 @@ class FastPath:
             return
         request = Request(scope, receive)
         try:
-            work = prepared(request)
-            if work is None:
+            read = prepared(request)
+            if read is None:
                 await self.app(scope, receive, send)
                 return
             who = await caller(request)
-            svc = services_of(request)
-
-            def read() -> dict[str, Any]:
-                with svc.hub.db.session() as db:
-                    return work(svc, who, db)
-
-            answer: Response = JSONAnswer(await run_in_threadpool(read))
+            answer: Response = JSONAnswer(await _run(read, services_of(request), who))
         except CityhubError as exc:
             # the app's own handler: the same problem+json the route's errors get
             answer = await request.app.exception_handlers[CityhubError](request, exc)
         await answer(scope, receive, send)
+
+
+async def _run(read: Read, svc: Services, who: Caller) -> dict[str, Any]:
+    """The read's answer: quick on the event loop when it can be, else on the thread pool."""
+    if read.quick is not None and svc.hub.db.dialect == "sqlite":
+        with svc.hub.db.session() as db:
+            found = read.quick(svc, who, db)
+        if found is not None:
+            return found
+
+    def full() -> dict[str, Any]:
+        with svc.hub.db.session() as db:
+            return read.full(svc, who, db)
+
+    return await run_in_threadpool(full)

@@ -1,6 +1,6 @@
 """Queries over the lake: specs, their SQL, and running them on the embedded engine."""
 
-from cityhub.query.run import Aggregate, Engine, Page, aggregate, rows
+from cityhub.query.run import Aggregate, Engine, Page, aggregate, exact_rows, rows
 from cityhub.query.spec import AggregateQuery, Filter, Group, Metric, RowsQuery
 
 __all__ = [
@@ -13,5 +13,6 @@ __all__ = [
     "Page",
     "RowsQuery",
     "aggregate",
+    "exact_rows",
     "rows",
 ]

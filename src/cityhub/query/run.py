@@ -235,13 +235,9 @@ CANDIDATES = "__candidates"
 def rows(engine: Engine, view: TableView, q: RowsQuery, lookups: Lookups | None = None) -> Page:
     """A page of rows. With `lookups`, a filter on the key field reads only the rows the key
     index finds instead of scanning the version."""
-    cursor = decode_cursor(q.cursor) if q.cursor else None
-    if cursor is not None and cursor["v"] != view.version:
-        raise InvalidInput(
-            f"cursor: it pages version {cursor['v']}; ask for version={cursor['v']} or start again"
-        )
+    cursor = _cursor(view, q)
     found = lookups.candidates(view, view.key_field, q.filters) if lookups else None
-    if found is not None and len(q.filters) == 1 and not q.sort and view.plain:
+    if found is not None and _index_alone(view, q):
         return _exact(view, q, found, cursor)
     tables = {CANDIDATES: found} if found is not None else None
     over = CANDIDATES if found is not None else None
@@ -258,6 +254,30 @@ def rows(engine: Engine, view: TableView, q: RowsQuery, lookups: Lookups | None 
         total = int(counted[0][0])
     shown = [n for n in names if n not in (FILE, ROW)]
     return Page(view.version, [view.column(n) for n in shown], records, next_cursor, total)
+
+
+def exact_rows(view: TableView, q: RowsQuery, lookups: Lookups) -> Page | None:
+    """The page of `rows` when the key index answers the question alone, without the engine;
+    None when the engine has work to do (then ask `rows`)."""
+    if not _index_alone(view, q):
+        return None
+    found = lookups.candidates(view, view.key_field, q.filters)
+    return None if found is None else _exact(view, q, found, _cursor(view, q))
+
+
+def _cursor(view: TableView, q: RowsQuery) -> dict[str, Any] | None:
+    cursor = decode_cursor(q.cursor) if q.cursor else None
+    if cursor is not None and cursor["v"] != view.version:
+        raise InvalidInput(
+            f"cursor: it pages version {cursor['v']}; ask for version={cursor['v']} or start again"
+        )
+    return cursor
+
+
+def _index_alone(view: TableView, q: RowsQuery) -> bool:
+    """Whether the rows a key index finds for the query's filter are the whole answer: it is
+    the only filter, nothing is sorted, masked or left out by a grant's row filter."""
+    return len(q.filters) == 1 and not q.sort and view.plain
 
 
 def _exact(view: TableView, q: RowsQuery, found: pa.Table, cursor: dict[str, Any] | None) -> Page:
