@@ -344,3 +344,38 @@ def test_a_failed_parted_sync_stops_decoding_and_leaves_no_parts(
         sync_file(hub, "GB", write_csv(tmp_path / "t.csv", "编号,名称,数量\n" + text, "gbk"))
     assert list(hub.lake.staging().iterdir()) == []
     assert hub.lake.read("GB").num_rows == 1
+
+
+def test_the_catalog_is_free_for_other_writers_while_a_sync_profiles(
+    sqlite_hub: Hub, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Profiling samples the new version's rows, a second or more for a large table: the sync
+    must not hold SQLite's write lock meanwhile, or every server's audit append (and so every
+    read) would wait for it."""
+    import sqlite3
+
+    from cityhub.catalog.db import sqlite_file
+    from cityhub.ingest import sync as sync_module
+
+    register(sqlite_hub)
+    path = sqlite_file(sqlite_hub.db.url)
+    assert path is not None
+    seen: list[str] = []
+    real = sync_module.profile_files
+
+    def profiling(*args: Any, **kwargs: Any) -> Any:
+        other = sqlite3.connect(path, timeout=0.2, isolation_level=None)
+        try:
+            other.execute("BEGIN IMMEDIATE")  # what an audit append asks for first
+            other.execute("ROLLBACK")
+            seen.append("free")
+        except sqlite3.OperationalError as exc:
+            seen.append(str(exc))
+        finally:
+            other.close()
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(sync_module, "profile_files", profiling)
+    result = sync_file(sqlite_hub, "DS1", write_csv(tmp_path / "people.csv", PEOPLE))
+    assert result.status == "succeeded" and seen == ["free"]
+    assert list(fields_of(sqlite_hub))[:2] == ["身份证号码", "姓名"]
