@@ -88,3 +88,22 @@ def test_an_in_memory_uri_database_opens() -> None:
             assert conn.exec_driver_sql("SELECT 1").scalar() == 1
     finally:
         db.dispose()
+
+
+def test_driver_rows_run_in_the_sessions_transaction(db: Database) -> None:
+    """On SQLite's positional parameters and psycopg's named ones alike; the session's own
+    pending changes are seen, and the values are the driver's (SQLite's datetimes as text)."""
+    from cityhub.catalog import service
+    from cityhub.catalog.db import driver_rows
+    from cityhub.catalog.models import Dataset
+
+    stamp = sa.select(Dataset.name, Dataset.updated_at).where(Dataset.code == sa.bindparam("code"))
+    with db.session() as s:
+        service.upsert_department(s, "330400-GA", "市公安局")
+        service.upsert_dataset(s, "GA-001", "330400-GA", name="户籍人口基本信息")
+        assert driver_rows(s, stamp, code="NO-SUCH") == []
+        ((name, when),) = driver_rows(s, stamp, code="GA-001")  # not yet flushed by the caller
+        assert name == "户籍人口基本信息"
+        assert isinstance(when, str) if db.dialect == "sqlite" else when.tzinfo is not None
+        s.scalars(sa.select(Dataset)).one().name = "改名"
+        assert driver_rows(s, stamp, code="GA-001")[0][0] == "改名"

@@ -16,13 +16,14 @@ from typing import Any, TypeVar
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
+from cityhub.catalog.db import driver_rows
 from cityhub.catalog.models import Dataset, Department
 
 T = TypeVar("T")
 
 
-# Built once and run on the connection, past the ORM: it is asked before every cached answer,
-# and building and running it the ORM's way cost more than the rest of a cached search.
+# Built once and run on the driver's cursor: it is asked before every cached answer, and
+# building and running it the ORM's way cost more than the rest of a cached search.
 _STAMP = sa.select(
     sa.func.count(Dataset.id),
     sa.func.max(Dataset.updated_at),
@@ -33,9 +34,8 @@ _STAMP = sa.select(
 def catalog_stamp(session: Session) -> tuple[Any, ...]:
     """What moves whenever an answer about the catalog may change: the datasets' count and
     latest `updated_at` (a field's change moves its dataset's, see catalog.models) and the
-    departments' count."""
-    session.flush()  # as the ORM's own execute would (nothing to do in a clean session)
-    return tuple(session.connection().execute(_STAMP).one())
+    departments' count, as the driver gives them."""
+    return tuple(driver_rows(session, _STAMP)[0])
 
 
 class CatalogCache:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -11,8 +12,9 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Engine, create_engine, event, make_url
+from sqlalchemy import ClauseElement, Dialect, Engine, create_engine, event, make_url
 from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.sql.compiler import SQLCompiler
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
@@ -111,3 +113,31 @@ class Database:
 
     def dispose(self) -> None:
         self.engine.dispose()
+
+
+def driver_rows(session: Session, statement: ClauseElement, **params: Any) -> list[tuple[Any, ...]]:
+    """The rows of `statement`, run in `session`'s transaction on its driver's own cursor.
+
+    For the few small statements asked on every read (a catalog record's stamp): run the
+    SQLAlchemy way, building and executing them cost more than the database's own work. The
+    statement is compiled once per dialect; values come back as the driver gives them, not
+    converted to the columns' Python types (a datetime is text on SQLite): compare them with
+    one another, never with the ORM's values."""
+    session.flush()  # as the ORM's own execute would (nothing to do in a clean session)
+    connection = session.connection()
+    sql, order = _compiled(statement, connection.dialect)
+    cursor = connection.connection.cursor()
+    try:
+        cursor.execute(sql, [params[name] for name in order] if order is not None else params)
+        return list(cursor.fetchall())
+    finally:
+        cursor.close()
+
+
+@functools.cache
+def _compiled(statement: ClauseElement, dialect: Dialect) -> tuple[str, tuple[str, ...] | None]:
+    """The SQL of `statement` for `dialect`, and its parameters' order when they are positional."""
+    compiled = statement.compile(dialect=dialect)
+    assert isinstance(compiled, SQLCompiler)  # a query's compiler, not a DDL statement's
+    order = compiled.positiontup
+    return compiled.string, None if order is None else tuple(order)
