@@ -57,3 +57,20 @@ def test_filter_values_take_the_keys_type_or_none() -> None:
     assert keyindex.same_type("42", pa.int64()) == 42
     assert keyindex.same_type("4x2", pa.int64()) is None
     assert keyindex.same_type(7, pa.string()) == "7"
+
+
+@pytest.mark.parametrize("every", [1, 2, 7, 512])
+def test_every_key_is_found_whatever_the_sampling(tmp_path: Path, every: int) -> None:
+    """The index searches a sample of its keys first, then one stretch of the column: each key
+    (the first, the last, one repeated across a stretch's edge) finds all its rows, and keys
+    between, before and after the stored ones find none."""
+    keys = [f"k{i // 3:03d}" for i in range(0, 300, 2)] + [None, None]  # k000 twice, k001 once…
+    path = tmp_path / "part-0.parquet"
+    pq.write_table(pa.table({"k": keys}), path)
+    built = keyindex.build(duckdb.connect(), [str(path)], "k", tmp_path / "k.arrow", batch_rows=16)
+    index = KeyIndex(built, "k", sample_every=every)
+    for key in sorted({k for k in keys if k is not None}):
+        rows = index.find([key])
+        assert rows.column(ROW).to_pylist() == [i for i, k in enumerate(keys) if k == key], key
+    for absent in ["a", "k000x", "k0505", "z"]:
+        assert index.find([absent]).num_rows == 0

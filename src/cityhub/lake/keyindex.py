@@ -63,17 +63,27 @@ def build(
 class KeyIndex:
     """One mapped index file: rows by key value."""
 
-    def __init__(self, path: Path, key: str) -> None:
+    def __init__(self, path: Path, key: str, sample_every: int = 512) -> None:
         self.path = path
         self.key = key
         self.table = pa.ipc.open_file(pa.memory_map(str(path), "r")).read_all()  # zero-copy
         keys = self.table.column(key)
         self._keys = keys
         self._n = len(keys) - keys.null_count  # nulls sit at the end
+        # Every `sample_every`th key as a Python list, searched at C speed: the search of the
+        # mapped column is then within one stretch of that many rows (9 probes instead of 22
+        # over four million rows, each probe a Python value made from the column).
+        self._every = sample_every
+        self._sample = keys.take(pa.array(range(0, self._n, sample_every))).to_pylist()
 
     def _bound(self, value: Any, right: bool) -> int:
         find = bisect.bisect_right if right else bisect.bisect_left
-        return find(_Values(self._keys), value, 0, self._n)
+        # sample[i] is keys[i * every]: the bound lies after the stretch's first row, at most
+        # at the next stretch's first
+        stretch = find(self._sample, value)
+        lo = max(0, (stretch - 1) * self._every)
+        hi = min(self._n, stretch * self._every)
+        return find(_Values(self._keys), value, lo, hi)
 
     def find(self, values: Iterable[Any]) -> pa.Table:
         """The rows whose key equals one of `values` (already of the key's Python type), in
@@ -93,8 +103,7 @@ class KeyIndex:
 
 
 class _Values:
-    """The key column as a sequence of Python values, for `bisect` (about 24 probes per lookup
-    in ten million rows)."""
+    """The key column as a sequence of Python values, for `bisect`."""
 
     def __init__(self, keys: pa.ChunkedArray) -> None:
         self._keys = keys
