@@ -421,8 +421,8 @@ class AuditLog:
         """`entries` chained and committed in a transaction of their own."""
         conn = self.db.engine.raw_connection()
         try:
-            cur = conn.cursor()
-            records = self._chain(cur, entries)
+            with contextlib.closing(conn.cursor()) as cur:
+                records = self._chain(cur, entries)
             conn.commit()
             return records
         finally:
@@ -432,7 +432,8 @@ class AuditLog:
         try:
             session.flush()  # the caller's own changes first (on SQLite: the write lock)
             # on the session's own connection, so the turn is held until its transaction ends
-            (record,) = self._chain(session.connection().connection.cursor(), [entry])
+            with contextlib.closing(session.connection().connection.cursor()) as cur:
+                (record,) = self._chain(cur, [entry])
         except self._errors as exc:
             raise self._refuse(entry, exc) from exc
         return record

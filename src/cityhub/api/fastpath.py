@@ -49,8 +49,8 @@ from cityhub.errors import CityhubError
 Work = Callable[[Services, Caller, Session], dict[str, Any]]
 # The same read when it is small and in-process work, or None when it is not (ask `Work`).
 Quick = Callable[[Services, Caller, Session], dict[str, Any] | None]
-QUICK_ROWS = 100  # rows in a page, and key values asked, that a quick read may hold
-QUICK_KEYS = 100
+QUICK_ROWS = 100  # at most this many rows in a quick read's page,
+QUICK_KEYS = 100  # and key values asked of the index
 
 
 @dataclass(frozen=True)

@@ -119,10 +119,10 @@ def driver_rows(session: Session, statement: ClauseElement, **params: Any) -> li
     """The rows of `statement`, run in `session`'s transaction on its driver's own cursor.
 
     For the few small statements asked on every read (a catalog record's stamp): run the
-    SQLAlchemy way, building and executing them cost more than the database's own work. The
-    statement is compiled once per dialect; values come back as the driver gives them, not
-    converted to the columns' Python types (a datetime is text on SQLite): compare them with
-    one another, never with the ORM's values."""
+    SQLAlchemy way, building and executing them cost more than the database's own work. Each
+    is a module's constant, compiled once per dialect and kept. Values come back as the driver
+    gives them, not converted to the columns' Python types (a datetime is text on SQLite):
+    compare them with one another, never with the ORM's values."""
     session.flush()  # as the ORM's own execute would (nothing to do in a clean session)
     connection = session.connection()
     sql, order = _compiled(statement, connection.dialect)

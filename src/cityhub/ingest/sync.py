@@ -462,9 +462,9 @@ def _refresh_catalog(
             ).value
         for info in ds.fields:
             info.present = info.name in schema.names
-        # Nothing is flushed before profiling (a sample of the version's rows: a second or more
-        # for a large table): on SQLite the first write takes the database's write lock until
-        # the commit, and every read's audit append would wait on it.
+        # Nothing is flushed before profiling, which reads the new version's files: on SQLite
+        # the first write takes the database's write lock until the commit, and every read's
+        # audit append would wait on it meanwhile.
         present = [f for f in ds.fields if f.present]
         profiles = profile_files(
             con,

@@ -78,8 +78,8 @@ class KeyIndex:
 
     def _bound(self, value: Any, right: bool) -> int:
         find = bisect.bisect_right if right else bisect.bisect_left
-        # sample[i] is keys[i * every]: the bound lies after the stretch's first row, at most
-        # at the next stretch's first
+        # sample[i] is keys[i * every]: the bound lies after the first row of the stretch the
+        # sample points to, and at most at the first row of the next one.
         stretch = find(self._sample, value)
         lo = max(0, (stretch - 1) * self._every)
         hi = min(self._n, stretch * self._every)
