@@ -297,3 +297,20 @@ def test_small_reads_on_sqlite_run_on_the_event_loop_and_the_others_on_the_pool(
         assert len(pooled) - sent == (0 if in_place else 1), (path, params)
         audited = 0 if path == SEARCH else 2  # the fast path's read and the route's
         assert reads_of(hub) - before == audited, (path, params)
+
+
+def test_a_lookup_that_would_open_its_index_goes_to_the_pool(
+    served: tuple[Hub, TestClient], pooled: list[str]
+) -> None:
+    """Opening an index maps its file and samples its keys: a process's first lookup of it
+    does that on the thread pool, and the lookups after it run in place (on SQLite)."""
+    hub, client = served
+    lookups = client.app.state.services.lookups  # type: ignore[attr-defined]
+    assert lookups.wait(30)
+    lookups._open.clear()  # as in a process started after the index was built
+    ask = {"filter": f"{KEY}:eq:{person_id(7)}"}
+    first = client.get(ROWS, params=ask, headers=as_operator())
+    second = client.get(ROWS, params=ask, headers=as_operator())
+    assert first.status_code == second.status_code == 200
+    assert first.json() == second.json() and len(first.json()["rows"]) == 1
+    assert len(pooled) == (1 if hub.db.dialect == "sqlite" else 2)

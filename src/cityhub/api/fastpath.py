@@ -14,12 +14,12 @@ the route, which answers it (a 400 for a bad value) as it always has. The routes
 documentation.
 
 Where it runs them: a read that is all work in this process and small (a key lookup of one page
-that the key index answers alone, a catalog search; with the catalog in SQLite, a library, not
-a server over a socket) runs on the event loop: sent to the thread pool and back, it cost a
-third more CPU in all (measured under load on 2 cores, every layer included: 1.6 to 2.0 ms per
-lookup against 1.25 in place), and searches waited longer behind one another. Anything else, a
-scan by the engine, a long page, any read over PostgreSQL, goes to the thread pool, so the loop
-never waits on it.
+that a key index already open answers alone, a catalog search; with the catalog in SQLite, a
+library, not a server over a socket) runs on the event loop: sent to the thread pool and back,
+it cost a third more CPU in all (measured under load on 2 cores, every layer included: 1.6 to
+2.0 ms per lookup against 1.25 in place), and searches waited longer behind one another.
+Anything else, a scan by the engine, a long page, an index to open, any read over PostgreSQL,
+goes to the thread pool, so the loop never waits on it.
 """
 
 from __future__ import annotations

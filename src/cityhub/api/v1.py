@@ -230,8 +230,8 @@ def read_page(svc: Services, who: Caller, db: Session, code: str, q: RowsQuery) 
 def read_exact(
     svc: Services, who: Caller, db: Session, code: str, q: RowsQuery
 ) -> dict[str, Any] | None:
-    """`read_page`'s answer when the key index gives it alone, without the engine; None (and
-    nothing audited) when the engine has work to do."""
+    """`read_page`'s answer when a key index already open gives it alone, without the engine;
+    None (and nothing audited) when there is more to do."""
     view = _view(svc, who, db, code, q.version)
     page = exact_rows(view, q, svc.lookups)
     return None if page is None else _page(svc, who, view, q, page)

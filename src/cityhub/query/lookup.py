@@ -50,12 +50,14 @@ class Lookups:
         self._worker.start()
 
     # -- asking ------------------------------------------------------------------------------
-    def index(self, view: TableView, field: str) -> KeyIndex | None:
-        """The ready index of `field` in this version, or None (and a build is queued)."""
+    def index(self, view: TableView, field: str, *, opening: bool = True) -> KeyIndex | None:
+        """The ready index of `field` in this version, or None (and a build is queued). Not
+        `opening`: only an index already open, None without a look at the disk (opening one
+        maps its file and reads a sample of its keys, a fraction of a second when large)."""
         key = IndexKey(view.code, view.version, field)
         with self._lock:
             found = self._open.get(key)
-            if found is not None or key in self._wanted:
+            if found is not None or key in self._wanted or not opening:
                 return found
         path = keyindex.index_path(self.root, key.code, key.version, key.field)
         if path.is_file():
@@ -75,16 +77,22 @@ class Lookups:
             return "building" if key in self._wanted else "missing"
 
     def candidates(
-        self, view: TableView, key_field: str | None, filters: list[Filter]
+        self,
+        view: TableView,
+        key_field: str | None,
+        filters: list[Filter],
+        *,
+        opening: bool = True,
     ) -> pa.Table | None:
         """The only rows an `eq` or `in` filter on the key field can match, from the index;
-        None when no such filter is given or the index is not ready (then the query scans)."""
+        None when no such filter is given or the index is not ready (then the query scans),
+        or, not `opening`, not yet open (see `index`)."""
         if key_field is None:
             return None
         for f in filters:
             if f.op not in ("eq", "in") or view.column(f.field).name != key_field:
                 continue
-            index = self.index(view, key_field)
+            index = self.index(view, key_field, opening=opening)
             if index is None:
                 return None
             arrow_type = index.table.schema.field(key_field).type

@@ -257,11 +257,11 @@ def rows(engine: Engine, view: TableView, q: RowsQuery, lookups: Lookups | None 
 
 
 def exact_rows(view: TableView, q: RowsQuery, lookups: Lookups) -> Page | None:
-    """The page of `rows` when the key index answers the question alone, without the engine;
-    None when the engine has work to do (then ask `rows`)."""
+    """The page of `rows` when a key index already open answers the question alone, without
+    the engine or a file to open; None when there is more to do (then ask `rows`)."""
     if not _index_alone(view, q):
         return None
-    found = lookups.candidates(view, view.key_field, q.filters)
+    found = lookups.candidates(view, view.key_field, q.filters, opening=False)
     return None if found is None else _exact(view, q, found, _cursor(view, q))
 
 
