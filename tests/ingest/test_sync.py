@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import datetime as dt
+import sqlite3
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from cityhub.catalog import service
+from cityhub.catalog.db import sqlite_file
 from cityhub.errors import RejectRatioExceeded, SchemaDrift, SourceError
 from cityhub.hub import Hub
 from cityhub.ingest import SyncOptions, csvfile, decode, history, rollback_dataset, sync_file
+from cityhub.ingest import sync as sync_module
 
 from .helpers import PEOPLE, register, write_csv
 
@@ -349,14 +352,9 @@ def test_a_failed_parted_sync_stops_decoding_and_leaves_no_parts(
 def test_the_catalog_is_free_for_other_writers_while_a_sync_profiles(
     sqlite_hub: Hub, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Profiling samples the new version's rows, a second or more for a large table: the sync
-    must not hold SQLite's write lock meanwhile, or every server's audit append (and so every
-    read) would wait for it."""
-    import sqlite3
-
-    from cityhub.catalog.db import sqlite_file
-    from cityhub.ingest import sync as sync_module
-
+    """Profiling reads the new version's files, which takes a while for a large table: the
+    sync must not hold SQLite's write lock meanwhile, or every server's audit append (and so
+    every read) would wait for it."""
     register(sqlite_hub)
     path = sqlite_file(sqlite_hub.db.url)
     assert path is not None
