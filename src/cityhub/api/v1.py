@@ -239,10 +239,9 @@ def read_exact(
 
 def _page(svc: Services, who: Caller, view: TableView, q: RowsQuery, page: Page) -> dict[str, Any]:
     """The page as answered, once its read is audited."""
-    code = view.code
     svc.door.record_read(who, view, len(page.rows), f"rows {q.model_dump_json(exclude_none=True)}")
     return {
-        "dataset": code,
+        "dataset": view.code,
         "version": page.version,
         "fields": [
             {"name": c.name, "title": c.title, "data_type": c.data_type} for c in page.fields
