@@ -21,7 +21,7 @@ import sqlalchemy as sa
 from typer.testing import CliRunner
 
 import cityhub.cli.audit  # noqa: F401  (registers `cityhub audit` on the app)
-from cityhub.access import audit
+from cityhub.access import audit, audit_read
 from cityhub.access.audit import GENESIS, TABLE, AuditEntry, AuditLog, record_hash
 from cityhub.catalog.db import Database
 from cityhub.cli.common import app
@@ -572,20 +572,20 @@ def _seqs(records: list[Any]) -> list[int]:
 def test_search_filters_newest_first(mixed: tuple[AuditLog, datetime]) -> None:
     log, middle = mixed
     with log.db.session() as s:
-        assert _seqs(audit.search(s)) == [5, 4, 3, 2, 1]
-        assert _seqs(audit.search(s, limit=2)) == [5, 4]
-        assert _seqs(audit.search(s, actor="alice")) == [4, 2, 1]
-        assert _seqs(audit.search(s, dataset="GA-002")) == [4, 3]
-        assert _seqs(audit.search(s, action="read", actor="alice")) == [4, 2]
-        assert _seqs(audit.search(s, action="grant.revoke")) == [5]
-        assert _seqs(audit.search(s, actor="nobody")) == []
-        assert _seqs(audit.search(s, since=middle)) == [5, 4]
-        assert _seqs(audit.search(s, until=middle)) == [3, 2, 1]
+        assert _seqs(audit_read.search(s)) == [5, 4, 3, 2, 1]
+        assert _seqs(audit_read.search(s, limit=2)) == [5, 4]
+        assert _seqs(audit_read.search(s, actor="alice")) == [4, 2, 1]
+        assert _seqs(audit_read.search(s, dataset="GA-002")) == [4, 3]
+        assert _seqs(audit_read.search(s, action="read", actor="alice")) == [4, 2]
+        assert _seqs(audit_read.search(s, action="grant.revoke")) == [5]
+        assert _seqs(audit_read.search(s, actor="nobody")) == []
+        assert _seqs(audit_read.search(s, since=middle)) == [5, 4]
+        assert _seqs(audit_read.search(s, until=middle)) == [3, 2, 1]
         # the same instant in another zone, or naive (UTC), selects the same records
         shanghai = middle.astimezone(timezone(timedelta(hours=8)))
-        assert _seqs(audit.search(s, since=shanghai)) == [5, 4]
-        assert _seqs(audit.search(s, until=middle.replace(tzinfo=None))) == [3, 2, 1]
-        assert _seqs(audit.search(s, since=middle, until=middle + timedelta(days=1))) == [5, 4]
+        assert _seqs(audit_read.search(s, since=shanghai)) == [5, 4]
+        assert _seqs(audit_read.search(s, until=middle.replace(tzinfo=None))) == [3, 2, 1]
+        assert _seqs(audit_read.search(s, since=middle, until=middle + timedelta(days=1))) == [5, 4]
 
 
 def test_export_jsonl_round_trips_and_can_be_verified_offline(
@@ -595,7 +595,7 @@ def test_export_jsonl_round_trips_and_can_be_verified_offline(
     monkeypatch.setattr(audit, "PAGE", 2)  # several pages
     buffer = io.StringIO()
     with log.db.session() as s:
-        assert audit.export(s, buffer, "jsonl") == 5
+        assert audit_read.export(s, buffer, "jsonl") == 5
     lines = [json.loads(line) for line in buffer.getvalue().splitlines()]
     assert [d["seq"] for d in lines] == [1, 2, 3, 4, 5]
     assert set(lines[0]) == set(audit.COLUMNS) and "id" not in lines[0]
@@ -603,17 +603,17 @@ def test_export_jsonl_round_trips_and_can_be_verified_offline(
     assert all(record_hash(d) == d["hash"] for d in lines)
     assert all(d["prev_hash"] == p["hash"] for p, d in itertools.pairwise(lines))
     with log.db.session() as s:
-        assert audit.export(s, io.StringIO(), "jsonl", actor="alice") == 3
-        assert audit.export(s, io.StringIO(), "jsonl", since=middle, dataset="GA-002") == 1
+        assert audit_read.export(s, io.StringIO(), "jsonl", actor="alice") == 3
+        assert audit_read.export(s, io.StringIO(), "jsonl", since=middle, dataset="GA-002") == 1
 
 
 def test_export_csv_round_trips(mixed: tuple[AuditLog, datetime]) -> None:
     log, _ = mixed
     buffer = io.StringIO()
     with log.db.session() as s:
-        assert audit.export(s, buffer, "csv", action="read") == 3
+        assert audit_read.export(s, buffer, "csv", action="read") == 3
         with pytest.raises(InvalidInput, match="unknown export format"):
-            audit.export(s, io.StringIO(), "xml")  # type: ignore[arg-type]
+            audit_read.export(s, io.StringIO(), "xml")  # type: ignore[arg-type]
     reader = csv.DictReader(io.StringIO(buffer.getvalue()))
     assert reader.fieldnames == audit.COLUMNS
     read = list(reader)
@@ -622,7 +622,7 @@ def test_export_csv_round_trips(mixed: tuple[AuditLog, datetime]) -> None:
     assert read[1]["rows"] == "" and json.loads(read[1]["detail"]) == {}
     empty = io.StringIO()
     with log.db.session() as s:
-        assert audit.export(s, empty, "csv", actor="nobody") == 0
+        assert audit_read.export(s, empty, "csv", actor="nobody") == 0
     assert empty.getvalue().strip() == ",".join(audit.COLUMNS)
 
 

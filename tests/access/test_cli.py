@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from cityhub.access import audit, users
+from cityhub.access import audit_read, users
 from cityhub.access.audit import AuditLog
 from cityhub.catalog.db import Database
 from cityhub.cli import app
@@ -68,7 +68,7 @@ def test_users_and_tokens(cli: Run) -> None:
     cli("user", "set", "zhang", "--inactive")
     assert json.loads(cli("user", "list", "--json"))[1]["active"] is False
     with hub.db.session() as s:
-        actions = [r.action for r in audit.search(s, limit=20)]
+        actions = [r.action for r in audit_read.search(s, limit=20)]
     assert actions == ["user.change", "token.revoke", "token.create", "user.add", "user.add"]
     assert "intact: 5 records" in cli("audit", "verify")
     hub.close()

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
-from cityhub.access import audit, sharing
+from cityhub.access import audit_read, sharing
 from cityhub.access.audit import AuditLog
 from cityhub.access.models import AccessRequest, ApiToken, Grant
 from cityhub.access.sharing import add_working_days
@@ -103,7 +103,7 @@ def test_request_approval_grant_and_revocation(city: City) -> None:
     assert rows(city, "sc_member").status_code == 403  # at once
 
     with city.hub.db.session() as s:
-        actions = [r.action for r in audit.search(s, dataset="GA-P", limit=50)]
+        actions = [r.action for r in audit_read.search(s, dataset="GA-P", limit=50)]
     assert {"request.submit", "request.approve", "grant.revoke"} <= set(actions)
     assert actions.count("read") >= 2
     assert AuditLog(city.hub.db).verify().ok
@@ -362,7 +362,7 @@ def test_login_session_cookie_logout_and_deactivation(city: City) -> None:
     session = {"Authorization": f"Bearer {ok.json()['token']}"}
     assert city.client.get("/api/v1/me", headers=session).status_code == 401
     with city.hub.db.session() as s:
-        actions = [r.action for r in audit.search(s, actor="ga_member", limit=10)]
+        actions = [r.action for r in audit_read.search(s, actor="ga_member", limit=10)]
     assert actions[:3] == ["logout", "login", "login.failed"]
     off = city.client.patch(
         "/api/v1/users/sc_member", json={"active": False}, headers=city.auth("admin")

@@ -29,7 +29,7 @@ import pytest
 from fastapi.testclient import TestClient
 from starlette.requests import ClientDisconnect
 
-from cityhub.access import Door, audit, operator
+from cityhub.access import Door, audit_read, operator
 from cityhub.access.audit import AuditLog
 from cityhub.api.export import Download
 from cityhub.catalog import service
@@ -293,7 +293,7 @@ def test_every_export_is_recorded(served: tuple[Hub, TestClient]) -> None:
     download(client, "GA-001", "parquet", params={"filter": "xing_bie:eq:男"})
     client.post("/api/v1/datasets/GA-001/export.xlsx", json={"limit": 7}, headers=as_operator())
     with hub.db.session() as s:
-        second, first = audit.search(s, action="read", dataset="GA-001", limit=2)
+        second, first = audit_read.search(s, action="read", dataset="GA-001", limit=2)
     assert (first.actor, first.version, first.rows) == ("anonymous", 0, 125)
     assert first.detail["kind"] == "export" and "xing_bie" in first.fields
     assert "shen_fen_zheng_hao_ma" not in first.fields  # withheld from the public

@@ -31,7 +31,6 @@ write lock), and as `seq` is unique, one that still loses a race re-reads the ta
 from __future__ import annotations
 
 import contextlib
-import csv
 import fcntl
 import json
 import logging
@@ -43,7 +42,7 @@ import time
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
-from typing import Any, Literal, TextIO
+from typing import Any, Literal
 
 import sqlalchemy as sa
 from cryptography.hazmat.primitives import hashes
@@ -54,12 +53,11 @@ from sqlalchemy.orm import Session
 from cityhub.access.identity import Caller
 from cityhub.access.models import AuditRecord
 from cityhub.catalog.db import Database, sqlite_file
-from cityhub.errors import InvalidInput, ServiceUnavailable
+from cityhub.errors import ServiceUnavailable
 
 log = logging.getLogger("cityhub.audit")
 
 Algorithm = Literal["sm3", "sha256"]
-ExportFormat = Literal["jsonl", "csv"]
 ALGORITHMS: dict[str, type[hashes.HashAlgorithm]] = {"sm3": hashes.SM3, "sha256": hashes.SHA256}
 GENESIS = "0" * 64  # the prev_hash of record 1
 PAGE = 10_000  # records per query when verifying or exporting
@@ -176,6 +174,14 @@ def record_hash(record: AuditRecord | Mapping[str, Any], algorithm: str | None =
     of a JSONL export."""
     algorithm = algorithm or _get(record, "algorithm")
     return digest((canonical(record) + _get(record, "prev_hash")).encode(), str(algorithm))
+
+
+def as_dict(record: AuditRecord | Mapping[str, Any]) -> dict[str, Any]:
+    """A record's columns (but id) as plain JSON values, the time as ISO-8601 UTC; what
+    `record_hash` takes back to check it offline."""
+    d = {name: _get(record, name) for name in COLUMNS}
+    d["at"] = utc(d["at"]).isoformat(timespec="microseconds")
+    return d
 
 
 def _plain(value: Any) -> Any:
@@ -456,7 +462,7 @@ class AuditLog:
         algorithms: set[str] = set()
         try:
             with self.db.session() as session:
-                for row in _pages(session, [], page):
+                for row in pages(session, [], page):
                     checked += 1
                     problem = _check(row, prev)
                     if problem:
@@ -482,7 +488,7 @@ class AuditLog:
         )
 
 
-def _pages(session: Session, where: list[Any], page: int = PAGE) -> Iterator[Mapping[Any, Any]]:
+def pages(session: Session, where: list[Any], page: int = PAGE) -> Iterator[Mapping[Any, Any]]:
     """Matching rows in seq order, `page` at a time (keyset paging: each page one index
     range scan, memory bounded whatever the log's size)."""
     last: int | None = None
@@ -521,84 +527,3 @@ def _check(row: Mapping[str, Any], prev: Mapping[str, Any] | None) -> str | None
         before = f"record {prev['seq']}'s hash" if prev else "the start of the chain"
         return f"record {seq}: prev_hash does not match {before} (inserted or reordered)"
     return None
-
-
-# -- search and export ----------------------------------------------------------------------------
-def _filters(
-    actor: str | None = None,
-    dataset: str | None = None,
-    action: str | None = None,
-    since: datetime | None = None,
-    until: datetime | None = None,
-) -> list[Any]:
-    """WHERE clauses; `since` inclusive, `until` exclusive, naive times taken as UTC."""
-    where: list[Any] = []
-    if actor is not None:
-        where.append(TABLE.c.actor == actor)
-    if dataset is not None:
-        where.append(TABLE.c.dataset == dataset)
-    if action is not None:
-        where.append(TABLE.c.action == action)
-    # SQLite compares the stored UTC text, so the bound must be UTC too.
-    if since is not None:
-        where.append(TABLE.c.at >= utc(since))
-    if until is not None:
-        where.append(TABLE.c.at < utc(until))
-    return where
-
-
-def search(
-    session: Session,
-    *,
-    actor: str | None = None,
-    dataset: str | None = None,
-    action: str | None = None,
-    since: datetime | None = None,
-    until: datetime | None = None,
-    limit: int = 100,
-) -> list[AuditRecord]:
-    """Matching records, newest first, at most `limit`."""
-    where = _filters(actor, dataset, action, since, until)
-    query = sa.select(AuditRecord).where(*where).order_by(AuditRecord.seq.desc()).limit(limit)
-    return list(session.scalars(query))
-
-
-def as_dict(record: AuditRecord | Mapping[str, Any]) -> dict[str, Any]:
-    """A record's columns (but id) as plain JSON values, the time as ISO-8601 UTC; what
-    `record_hash` takes back to check it offline."""
-    d = {name: _get(record, name) for name in COLUMNS}
-    d["at"] = utc(d["at"]).isoformat(timespec="microseconds")
-    return d
-
-
-def export(
-    session: Session,
-    out: TextIO,
-    fmt: ExportFormat = "jsonl",
-    *,
-    actor: str | None = None,
-    dataset: str | None = None,
-    action: str | None = None,
-    since: datetime | None = None,
-    until: datetime | None = None,
-) -> int:
-    """Write every matching record to `out` in seq order, as JSON lines or CSV (fields and
-    detail as JSON text); returns how many were written."""
-    if fmt not in ("jsonl", "csv"):
-        raise InvalidInput(f"unknown export format {fmt!r}; use jsonl or csv")
-    where = _filters(actor, dataset, action, since, until)
-    writer = csv.DictWriter(out, fieldnames=COLUMNS) if fmt == "csv" else None
-    if writer:
-        writer.writeheader()
-    count = 0
-    # The paging of verify, for the same reason: the log may hold hundreds of millions.
-    for row in _pages(session, where):
-        d = as_dict(row)
-        if writer:
-            d["fields"] = json.dumps(d["fields"], ensure_ascii=False)
-            d["detail"] = json.dumps(d["detail"], ensure_ascii=False, sort_keys=True)
-            writer.writerow(d)
-        else:
-            out.write(json.dumps(d, ensure_ascii=False, sort_keys=True) + "\n")
-        count += 1
-    return count

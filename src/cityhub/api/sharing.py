@@ -10,7 +10,7 @@ from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel, Field
 from sqlalchemy.orm import Session
 
-from cityhub.access import Caller, sharing
+from cityhub.access import Caller, audit_read, sharing
 from cityhub.access import audit as audit_log
 from cityhub.access.models import AccessRequest, Grant
 from cityhub.api.accounts import audit
@@ -229,7 +229,7 @@ def search_audit(
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> dict[str, Any]:
     _staff(who)
-    found = audit_log.search(db, actor=actor, dataset=dataset, action=action, limit=limit)
+    found = audit_read.search(db, actor=actor, dataset=dataset, action=action, limit=limit)
     return {"items": [audit_log.as_dict(r) for r in found]}
 
 

@@ -12,7 +12,7 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
-from cityhub.access import audit
+from cityhub.access import audit, audit_read
 from cityhub.cli.common import JsonOpt, app, command, err, open_hub, out, print_json
 from cityhub.errors import InvalidInput
 
@@ -103,7 +103,7 @@ def audit_search(
     hub = open_hub()
     try:
         with hub.db.session() as s:
-            records = [audit.as_dict(r) for r in audit.search(s, **filters, limit=limit)]
+            records = [audit.as_dict(r) for r in audit_read.search(s, **filters, limit=limit)]
     finally:
         hub.close()
     if as_json:
@@ -153,7 +153,7 @@ def audit_export(
                 else sys.stdout
             )
             session = stack.enter_context(hub.db.session())
-            count = audit.export(session, stream, fmt.value, **filters)
+            count = audit_read.export(session, stream, fmt.value, **filters)
     finally:
         hub.close()
     # On stderr, so that stdout holds only the export.

@@ -7,7 +7,7 @@ from datetime import datetime, timedelta
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
-from cityhub.access import audit
+from cityhub.access import audit_read
 from cityhub.access.models import AuditRecord
 from cityhub.access.sharing import LOCAL
 from cityhub.portal.ops_web import Db, Me, Svc, show, staff_gate
@@ -75,7 +75,7 @@ def audit_page(
     except ValueError:
         error = _("Write the dates as YYYY-MM-DD.")
     else:
-        records = audit.search(
+        records = audit_read.search(
             db,
             actor=actor.strip() or None,
             dataset=dataset.strip() or None,
