@@ -3,6 +3,7 @@ export and the CLI, on SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
+import asyncio
 import csv
 import fcntl
 import io
@@ -547,6 +548,44 @@ def test_appends_waiting_together_are_written_in_one_transaction(db: Database) -
     db.dispose()
     refused = queued(entry)
     assert all(isinstance(r, ServiceUnavailable) and "audit_log" in r.message for r in refused)
+
+
+def test_appends_on_an_event_loop_in_one_turn_are_written_in_one_transaction(
+    db: Database,
+) -> None:
+    """Reads answered on the event loop: the entries of every request that gets to its append in
+    one turn of the loop are written by one transaction when the loop comes round, each request
+    gets its own record (a sequential append after them follows on the chain), and a failure
+    refuses every one of them."""
+    log = AuditLog(db)
+    commits: list[int] = []
+    commit = log._commit
+
+    def counted(entries: list[AuditEntry]) -> list[dict[str, Any]]:
+        commits.append(len(entries))
+        return commit(entries)
+
+    log._commit = counted  # type: ignore[method-assign]
+
+    async def together(n: int) -> list[Any]:
+        return await asyncio.gather(
+            *(log.append_on_loop(entry(i, actor=f"caller-{i}")) for i in range(n)),
+            return_exceptions=True,
+        )
+
+    records = asyncio.run(together(5))
+    assert commits == [5]
+    assert [r["actor"] for r in records] == [f"caller-{i}" for i in range(5)]
+    assert [r["seq"] for r in records] == [1, 2, 3, 4, 5]
+    assert log.append(entry(9))["seq"] == 6 and commits == [5, 1]
+    assert [r["seq"] for r in rows(db)] == list(range(1, 7))
+    assert log.verify().ok
+
+    sql(db, sa.text("DROP TABLE audit_log"))
+    db.dispose()
+    refused = asyncio.run(together(3))
+    assert all(isinstance(r, ServiceUnavailable) and "audit_log" in r.message for r in refused)
+    assert log._on_loop == {}  # nothing left waiting for a loop that is gone
 
 
 # -- search and export ----------------------------------------------------------------------------

@@ -314,3 +314,27 @@ def test_a_lookup_that_would_open_its_index_goes_to_the_pool(
     assert first.status_code == second.status_code == 200
     assert first.json() == second.json() and len(first.json()["rows"]) == 1
     assert len(pooled) == (1 if hub.db.dialect == "sqlite" else 2)
+
+
+def test_a_lookup_whose_audit_cannot_be_written_is_refused_in_place_and_on_the_route(
+    served: tuple[Hub, TestClient], pooled: list[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """No row leaves unaudited: when the record of a lookup answered on the event loop cannot
+    be written, the answer is the 503 the route gives, with none of the rows."""
+    hub, client = served
+    assert client.app.state.services.lookups.wait(30)  # type: ignore[attr-defined]
+    audit = client.app.state.services.audit  # type: ignore[attr-defined]
+
+    def broken(entries: list[Any]) -> Any:
+        raise sa.exc.OperationalError("INSERT", {}, OSError("disk I/O error"))
+
+    monkeypatch.setattr(audit, "_commit", broken)
+    before = reads_of(hub)
+    fast, routed = both(client, ROWS, {"filter": f"{KEY}:eq:{person_id(7)}"}, as_operator())
+    assert fast.status_code == routed.status_code == 503
+    assert fast.headers["content-type"] == "application/problem+json"
+    assert fast.json() == routed.json()
+    assert "the audit log cannot be written" in fast.json()["detail"]
+    assert "rows" not in fast.json() and person_id(7) not in fast.text
+    assert len(pooled) == (0 if hub.db.dialect == "sqlite" else 1)  # the first ran in place
+    assert reads_of(hub) == before

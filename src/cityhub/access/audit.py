@@ -30,6 +30,7 @@ write lock), and as `seq` is unique, one that still loses a race re-reads the ta
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import fcntl
 import json
@@ -294,6 +295,13 @@ class _Ticket:
     entry: AuditEntry
     outcome: dict[str, Any] | BaseException | None = None
 
+    def record(self) -> dict[str, Any]:
+        """The record written, or the reason it was not, raised."""
+        if isinstance(self.outcome, BaseException):
+            raise self.outcome
+        assert self.outcome is not None
+        return self.outcome
+
 
 class AuditLog:
     """The audit log of one metadata DB. Safe to share between threads."""
@@ -309,6 +317,9 @@ class AuditLog:
         self._lock = threading.Lock()
         self._queue_lock = threading.Lock()
         self._queue: list[_Ticket] = []
+        # Entries of reads answered on an event loop, until the loop's next turn writes them.
+        self._on_loop: dict[asyncio.AbstractEventLoop, list[tuple[_Ticket, asyncio.Future[Any]]]]
+        self._on_loop = {}
         self._turn = _turn_for(db)
         dialect = db.engine.dialect
         self._insert = _Insert.compile(dialect)
@@ -382,13 +393,42 @@ class AuditLog:
         if session is not None:
             return self._append_in(session, entry)
         ticket = _Ticket(entry)
+        self._write_queued([ticket])
+        return ticket.record()
+
+    async def append_on_loop(self, entry: AuditEntry) -> dict[str, Any]:
+        """`append`, for a read answered on the event loop itself. The entries of the requests
+        that get this far in one turn of the loop are written together when it comes round
+        (each answer waits for that commit), rather than in a transaction each, which cost the
+        lookup it recorded more than its own work."""
+        loop = asyncio.get_running_loop()
+        waiting = loop.create_future()
+        pending = self._on_loop.setdefault(loop, [])
+        pending.append((_Ticket(entry), waiting))
+        if len(pending) == 1:
+            loop.call_soon(self._write_loop, loop)
+        record: dict[str, Any] = await waiting
+        return record
+
+    def _write_loop(self, loop: asyncio.AbstractEventLoop) -> None:
+        pending = self._on_loop.pop(loop)
+        self._write_queued([ticket for ticket, _ in pending])
+        for ticket, waiting in pending:
+            if waiting.done():
+                continue  # the request is gone (its record is written all the same)
+            if isinstance(ticket.outcome, BaseException):
+                waiting.set_exception(ticket.outcome)
+            else:
+                waiting.set_result(ticket.outcome)
+
+    def _write_queued(self, tickets: list[_Ticket]) -> None:
+        """Give each ticket its outcome: queue them, then, when it is this thread's turn, write
+        every entry queued by then in one transaction (one lock, one tail read, one commit for
+        them all), unless an appender whose turn came first has written them already."""
         with self._queue_lock:
-            self._queue.append(ticket)
+            self._queue.extend(tickets)
         with self._lock:
-            # Group commit: the thread whose turn it is writes every entry queued by then in one
-            # transaction (one lock, one tail read, one commit for them all); the others find
-            # theirs written when their turn comes.
-            if ticket.outcome is None:
+            if tickets[0].outcome is None:  # tickets queued together are written together
                 with self._queue_lock:
                     batch, self._queue = self._queue, []
                 try:
@@ -397,10 +437,6 @@ class AuditLog:
                     for t in batch:
                         if t.outcome is None:
                             t.outcome = exc
-        if isinstance(ticket.outcome, BaseException):
-            raise ticket.outcome
-        assert ticket.outcome is not None
-        return ticket.outcome
 
     def _write(self, batch: list[_Ticket]) -> None:
         """The batch's records, chained in queue order after the tail, committed together."""

@@ -299,10 +299,25 @@ class Door:
         """Write the read to the audit log; when that fails the read fails (ServiceUnavailable)
         before any row is sent. `what` describes the query: its fingerprint is recorded, not
         the text, which may hold the values looked for."""
-        if self.audit is None:
-            return
-        kind = what.split(" ", 1)[0]
-        entry = AuditEntry.by(
+        if self.audit is not None:
+            self.audit.append(self.read_entry(caller, view, rows, what, fields))
+
+    async def record_on_loop(self, entry: AuditEntry) -> None:
+        """`record_read` of a `read_entry`, for a read answered on the event loop itself (see
+        `AuditLog.append_on_loop`)."""
+        if self.audit is not None:
+            await self.audit.append_on_loop(entry)
+
+    def read_entry(
+        self,
+        caller: Caller,
+        view: TableView,
+        rows: int,
+        what: str,
+        fields: list[str] | None = None,
+    ) -> AuditEntry:
+        """The audit entry `record_read` writes."""
+        return AuditEntry.by(
             caller,
             "read",
             dataset=view.code,
@@ -311,10 +326,9 @@ class Door:
             rows=rows,
             fingerprint=hashlib.sha256(what.encode()).hexdigest()[:32],
             grant_id=view.grant_id,
-            kind=kind,
+            kind=what.split(" ", 1)[0],
             basis=view.basis,
         )
-        self.audit.append(entry)
 
 
 def _context(caller: Caller) -> str:

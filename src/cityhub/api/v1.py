@@ -10,6 +10,7 @@ from fastapi import APIRouter, Depends, Query
 from sqlalchemy.orm import Session
 
 from cityhub.access import Caller, TableView, policy
+from cityhub.access.audit import AuditEntry
 from cityhub.access.policy import Access, Treatment
 from cityhub.api.answer import JSONRoute
 from cityhub.api.deps import (
@@ -229,17 +230,28 @@ def read_page(svc: Services, who: Caller, db: Session, code: str, q: RowsQuery) 
 
 def read_exact(
     svc: Services, who: Caller, db: Session, code: str, q: RowsQuery
-) -> dict[str, Any] | None:
-    """`read_page`'s answer when a key index already open gives it alone, without the engine;
-    None (and nothing audited) when there is more to do."""
+) -> tuple[dict[str, Any], AuditEntry] | None:
+    """`read_page`'s answer when a key index already open gives it alone, without the engine,
+    and the audit entry to write before it is sent (`Door.record_on_loop`); None when there is
+    more to do."""
     view = _view(svc, who, db, code, q.version)
     page = exact_rows(view, q, svc.lookups)
-    return None if page is None else _page(svc, who, view, q, page)
+    if page is None:
+        return None
+    return _answer(view, page), svc.door.read_entry(who, view, len(page.rows), _what(q))
 
 
 def _page(svc: Services, who: Caller, view: TableView, q: RowsQuery, page: Page) -> dict[str, Any]:
     """The page as answered, once its read is audited."""
-    svc.door.record_read(who, view, len(page.rows), f"rows {q.model_dump_json(exclude_none=True)}")
+    svc.door.record_read(who, view, len(page.rows), _what(q))
+    return _answer(view, page)
+
+
+def _what(q: RowsQuery) -> str:
+    return f"rows {q.model_dump_json(exclude_none=True)}"
+
+
+def _answer(view: TableView, page: Page) -> dict[str, Any]:
     return {
         "dataset": view.code,
         "version": page.version,
