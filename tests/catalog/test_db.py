@@ -107,3 +107,19 @@ def test_driver_rows_run_in_the_sessions_transaction(db: Database) -> None:
         assert isinstance(when, str) if db.dialect == "sqlite" else when.tzinfo is not None
         s.scalars(sa.select(Dataset)).one().name = "改名"
         assert driver_rows(s, stamp, code="GA-001")[0][0] == "改名"
+
+
+def test_a_reading_session_sees_what_is_committed_and_keeps_nothing(db: Database) -> None:
+    from cityhub.catalog import service
+    from cityhub.catalog.models import Dataset
+
+    with db.session() as s:
+        service.upsert_department(s, "330400-GA", "市公安局")
+        service.upsert_dataset(s, "GA-001", "330400-GA", name="户籍人口基本信息")
+    with db.reading() as s:
+        found = s.scalars(sa.select(Dataset)).one()
+        assert found.name == "户籍人口基本信息"
+        found.name = "改名"  # a read's session commits nothing, by mistake or not
+        s.flush()
+    with db.session() as s:
+        assert s.scalars(sa.select(Dataset.name)).one() == "户籍人口基本信息"

@@ -181,7 +181,7 @@ class FastPath:
 async def _run(read: Read, svc: Services, who: Caller) -> dict[str, Any]:
     """The read's answer: quick on the event loop when it can be, else on the thread pool."""
     if read.quick is not None and svc.hub.db.dialect == "sqlite":
-        with svc.hub.db.session() as db:
+        with svc.hub.db.reading() as db:
             found = read.quick(svc, who, db)
         if found is not None:
             answer, entry = found
