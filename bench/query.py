@@ -8,9 +8,10 @@ number on the largest person table, a filtered page of the largest table, a grou
 over the largest table, and a catalog search. For each: the server's own time (its
 `Server-Timing` header, median over one keep-alive connection), and HTTP p50/p99 and requests
 per second under a bounded load of 16 keep-alive connections from a second process on loopback
-(bench/_load.py). The same lookup, page and group-by run on PostgreSQL over the same rows, with
-the indexes CKAN's DataStore creates (its `_id` primary key, and a b-tree on the field a
-publisher declares as the lookup key). Writes bench/results/query.json and query.md.
+(bench/_load.py), with the CPU each request cost the server's processes and the load's. The
+same lookup, page and group-by run on PostgreSQL over the same rows, with the indexes CKAN's
+DataStore creates (its `_id` primary key, and a b-tree on the field a publisher declares as the
+lookup key). Writes bench/results/query.json and query.md.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ import json
 import os
 import platform
 import random
+import resource
 import socket
 import statistics
 import subprocess
@@ -154,17 +156,44 @@ class Server:
             "requests": requests,
             "max_seconds": max_seconds,
         }
+        server_cpu, client_cpu = self.cpu_seconds(), _children_cpu_seconds()
         done = subprocess.run(
             [sys.executable, str(HERE / "_load.py"), json.dumps(spec)],
             capture_output=True,
             text=True,
             check=True,
         )
-        return dict(json.loads(done.stdout))
+        result = dict(json.loads(done.stdout))
+        # CPU per request, of the server's processes and of the load's: steadier on a shared
+        # machine than the latencies, which follow how much of the two cores the run was given.
+        n = max(1, int(result["n"]))
+        result["server_cpu_ms"] = (self.cpu_seconds() - server_cpu) * 1000 / n
+        result["client_cpu_ms"] = (_children_cpu_seconds() - client_cpu) * 1000 / n
+        return result
+
+    def cpu_seconds(self) -> float:
+        """User and system CPU of the server's processes so far (the supervisor and its
+        children), from /proc."""
+        tick = os.sysconf("SC_CLK_TCK")
+        total = 0.0
+        for stat in Path("/proc").glob("[0-9]*/stat"):
+            try:
+                fields = stat.read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue  # a process that ended meanwhile
+            pid, ppid = int(stat.parent.name), int(fields[1])
+            if self.proc.pid in (pid, ppid):
+                total += (int(fields[11]) + int(fields[12])) / tick
+        return total
 
     def stop(self) -> None:
         self.proc.terminate()
         self.proc.wait(timeout=30)
+
+
+def _children_cpu_seconds() -> float:
+    used = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return used.ru_utime + used.ru_stime
 
 
 def q(path: str, **params: Any) -> str:
@@ -401,7 +430,8 @@ def write_results(r: dict[str, Any]) -> None:
         one = f"{o['http1']['p50_ms']:.1f}" if "http1" in o else "-"
         rows.append(
             f"| {label} | {o['server']['median_ms']:.2f} | {one} | {o['http']['p50_ms']:.1f} | "
-            f"{o['http']['p99_ms']:.1f} | {o['http']['rps']:.0f} | {pg_ms} |"
+            f"{o['http']['p99_ms']:.1f} | {o['http']['rps']:.0f} | "
+            f"{o['http']['server_cpu_ms']:.2f} | {o['http']['client_cpu_ms']:.2f} | {pg_ms} |"
         )
     gb_s = ours["groupby"]["server"]["median_ms"] / 1000
     gb_ratio = pg["groupby"]["median_ms"] / ours["groupby"]["server"]["median_ms"]
@@ -455,8 +485,9 @@ def write_results(r: dict[str, Any]) -> None:
         f"{r['workers']} server processes.",
         "",
         "| query | server ms (median) | HTTP p50 ms, 1 connection | HTTP p50 ms, 16 | "
-        "HTTP p99 ms, 16 | req/s, 16 | PostgreSQL ms |",
-        "|---|---|---|---|---|---|---|",
+        "HTTP p99 ms, 16 | req/s, 16 | server CPU ms/req, 16 | load CPU ms/req, 16 | "
+        "PostgreSQL ms |",
+        "|---|---|---|---|---|---|---|---|---|",
         *rows,
         "",
         "| target | measured | target | |",
