@@ -303,6 +303,9 @@ class _Ticket:
         return self.outcome
 
 
+_Waiting = tuple[_Ticket, "asyncio.Future[dict[str, Any]]"]  # a ticket, and the read awaiting it
+
+
 class AuditLog:
     """The audit log of one metadata DB. Safe to share between threads."""
 
@@ -318,8 +321,7 @@ class AuditLog:
         self._queue_lock = threading.Lock()
         self._queue: list[_Ticket] = []
         # Entries of reads answered on an event loop, until the loop's next turn writes them.
-        self._on_loop: dict[asyncio.AbstractEventLoop, list[tuple[_Ticket, asyncio.Future[Any]]]]
-        self._on_loop = {}
+        self._on_loop: dict[asyncio.AbstractEventLoop, list[_Waiting]] = {}
         self._turn = _turn_for(db)
         dialect = db.engine.dialect
         self._insert = _Insert.compile(dialect)
@@ -402,13 +404,12 @@ class AuditLog:
         (each answer waits for that commit), rather than in a transaction each, which cost the
         lookup it recorded more than its own work."""
         loop = asyncio.get_running_loop()
-        waiting = loop.create_future()
+        waiting: asyncio.Future[dict[str, Any]] = loop.create_future()
         pending = self._on_loop.setdefault(loop, [])
         pending.append((_Ticket(entry), waiting))
         if len(pending) == 1:
             loop.call_soon(self._write_loop, loop)
-        record: dict[str, Any] = await waiting
-        return record
+        return await waiting
 
     def _write_loop(self, loop: asyncio.AbstractEventLoop) -> None:
         pending = self._on_loop.pop(loop)
@@ -419,7 +420,7 @@ class AuditLog:
             if isinstance(ticket.outcome, BaseException):
                 waiting.set_exception(ticket.outcome)
             else:
-                waiting.set_result(ticket.outcome)
+                waiting.set_result(ticket.record())
 
     def _write_queued(self, tickets: list[_Ticket]) -> None:
         """Give each ticket its outcome: queue them, then, when it is this thread's turn, write
