@@ -6,7 +6,7 @@ import contextlib
 import ctypes
 import os
 import secrets
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -64,9 +64,12 @@ def run(settings: Settings) -> None:
             "  (no operator token set: callers read as their own tokens allow; "
             "CITYHUB_OPERATOR_TOKEN)"
         )
+    # At the warning level uvicorn's access log shows nothing, yet with it on, the parts of its
+    # line (the caller's address, the path quoted again) are made for every answer.
+    quiet: dict[str, Any] = {"log_level": "warning", "access_log": False}
     if settings.workers > 1 and reuse_port_supported():
         try:
-            serve_processes(settings.workers, settings.host, settings.port, log_level="warning")
+            serve_processes(settings.workers, settings.host, settings.port, **quiet)
         except (OSError, RuntimeError) as exc:
             err.print(f"[red]error:[/] cannot serve at {settings.host}:{settings.port}: {exc}")
             raise typer.Exit(1) from exc
@@ -77,7 +80,7 @@ def run(settings: Settings) -> None:
         host=settings.host,
         port=settings.port,
         workers=settings.workers,
-        log_level="warning",
+        **quiet,
     )
 
 
