@@ -83,20 +83,26 @@ class Engine:
         self, sql: str, tables: dict[str, pa.Table] | None = None
     ) -> tuple[list[str], list[tuple[Any, ...]]]:
         """Column names and rows as Python values: for pages, where converting a few hundred
-        rows directly costs a fraction of building Arrow first. Wide decimals come back as
-        int or float, as JSON carries them."""
+        rows directly costs a fraction of building Arrow first. Decimals come back as JSON
+        carries them, as `plain` gives them."""
         cur = self._cursor(tables)
         try:
             result = cur.execute(sql)
-            names = [d[0] for d in result.description or []]
+            described = result.description or []  # (none left once the cursor is closed)
             rows = result.fetchall()
         except duckdb.ConversionException as exc:
             raise InvalidInput(f"a value does not fit its field: {exc}") from exc
         finally:
             cur.close()
-        wide = [i for i, d in enumerate(result.description or []) if "DECIMAL" in str(d[1])]
-        if wide and rows:
-            rows = [_plain_decimals(row, wide) for row in rows]
+        names = [d[0] for d in described]
+        types = [str(d[1]) for d in described]  # DECIMAL(p,s): its scale says if it is whole
+        scales = {
+            i: int(t[:-1].rsplit(",", 1)[1])
+            for i, t in enumerate(types)
+            if t.startswith("DECIMAL(")
+        }
+        if scales and rows:
+            rows = [_plain_decimals(row, scales) for row in rows]
         return names, rows
 
     def capped(self, sql: str, max_rows: int, timeout: float) -> tuple[pa.Table, bool]:
@@ -204,12 +210,17 @@ def plain(table: pa.Table) -> pa.Table:
     return table
 
 
-def _plain_decimals(row: tuple[Any, ...], wide: list[int]) -> tuple[Any, ...]:
+_INT64 = range(-(2**63), 2**63)
+
+
+def _plain_decimals(row: tuple[Any, ...], scales: dict[int, int]) -> tuple[Any, ...]:
+    """`plain` for one row: `scales` gives the row's decimal columns by position, with their
+    scale; a value of scale 0 becomes an int when within int64's range, any other a float."""
     values = list(row)
-    for i in wide:
+    for i, scale in scales.items():
         v = values[i]
         if isinstance(v, Decimal):
-            values[i] = int(v) if v == v.to_integral_value() else float(v)
+            values[i] = int(v) if scale == 0 and int(v) in _INT64 else float(v)
     return tuple(values)
 
 
