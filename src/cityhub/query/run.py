@@ -22,7 +22,6 @@ from cityhub.query.build import (
     count_sql,
     decode_cursor,
     encode_cursor,
-    selected,
 )
 from cityhub.query.build import rows_sql as build_rows
 from cityhub.query.lookup import Lookups
@@ -297,7 +296,7 @@ def _exact(view: TableView, q: RowsQuery, found: pa.Table, cursor: dict[str, Any
     nothing left to do and is skipped (it would cost more than the rest of the request)."""
     if cursor is not None and cursor["s"]:
         raise InvalidInput("cursor: it was made for another sort order; start again without it")
-    names = selected(view, q.select)
+    columns = [view.column(s) for s in q.select] if q.select else view.columns
     rows = found  # in place order, as the index gives them
     if cursor is not None:
         file, row = cursor["p"]
@@ -306,14 +305,21 @@ def _exact(view: TableView, q: RowsQuery, found: pa.Table, cursor: dict[str, Any
             pc.and_(pc.equal(rows[FILE], file), pc.greater(rows[ROW], int(row))),
         )
         rows = rows.filter(after)
-    page = plain(rows.select([*names, FILE, ROW]).slice(0, q.limit))
-    records = page.to_pylist()
-    more = rows.num_rows > q.limit
-    next_cursor = encode_cursor(view.version, [], records[-1]) if more and records else None
-    for r in records:
-        del r[FILE], r[ROW]
+    page = rows.slice(0, q.limit)
+    names = [c.name for c in columns]
+    shown = page.select(names)
+    # The view's types are the index's (a plain view reads every column in clear, as stored).
+    if any(pa.types.is_decimal(c.arrow_type) for c in columns):
+        shown = plain(shown)
+    # Column by column: a table's to_pylist costs more, even for the rows of one key.
+    values = [column.to_pylist() for column in shown.columns]
+    records = [dict(zip(names, row, strict=True)) for row in zip(*values, strict=True)]
+    next_cursor = None
+    if rows.num_rows > q.limit and page.num_rows:
+        last = page.slice(page.num_rows - 1).select([FILE, ROW]).to_pylist()[0]
+        next_cursor = encode_cursor(view.version, [], last)
     total = found.num_rows if q.include_total else None
-    return Page(view.version, [view.column(n) for n in names], records, next_cursor, total)
+    return Page(view.version, list(columns), records, next_cursor, total)
 
 
 def aggregate(engine: Engine, view: TableView, q: AggregateQuery) -> Aggregate:
