@@ -123,3 +123,22 @@ def test_a_reading_session_sees_what_is_committed_and_keeps_nothing(db: Database
         s.flush()
     with db.session() as s:
         assert s.scalars(sa.select(Dataset.name)).one() == "户籍人口基本信息"
+        s.scalars(sa.select(Dataset)).one().name = "更名"
+    with db.reading() as s:  # on the thread's kept connection: a new read sees the change
+        assert s.scalars(sa.select(Dataset.name)).one() == "更名"
+
+
+def test_reading_sessions_keep_one_connection_a_thread(db: Database) -> None:
+    def connection() -> sa.Connection:
+        with db.reading() as s:
+            return s.connection()
+
+    mine = connection()
+    assert connection() is mine and not mine.in_transaction()
+    theirs: list[sa.Connection] = []
+    worker = threading.Thread(target=lambda: theirs.append(connection()))
+    worker.start()
+    worker.join()
+    assert theirs[0] is not mine
+    mine.invalidate()  # as after the server was lost: the next read connects again
+    assert connection() is not mine
