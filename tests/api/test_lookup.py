@@ -129,9 +129,10 @@ def test_a_lookup_by_index_answers_as_a_scan_does_to_the_byte(
     lookups = client.app.state.services.lookups  # type: ignore[attr-defined]
 
     def ask(**params: Any) -> list[str]:
-        pages, cursor = [], None
+        pages: list[str] = []
+        cursor: str | None = None
         while True:
-            more = {"cursor": cursor} if cursor else {}
+            more: dict[str, str] = {"cursor": cursor} if cursor else {}
             r = client.get(
                 "/api/v1/datasets/SW-001/rows",
                 params={"filter": "hu_hao:eq:H003", **params, **more},
