@@ -142,3 +142,33 @@ def test_reading_sessions_keep_one_connection_a_thread(db: Database) -> None:
     assert theirs[0] is not mine
     mine.invalidate()  # as after the server was lost: the next read connects again
     assert connection() is not mine
+
+
+def test_a_reading_session_asks_its_stamps_without_beginning_on_sqlite(db: Database) -> None:
+    """Before it has begun anything, a reading session on SQLite runs `driver_rows` on its
+    connection as it is: nothing begins, and each read sees what was committed by then (no
+    snapshot is held). Once the session has begun, or on PostgreSQL, they run in its
+    transaction as in any session (which on SQLite holds no snapshot for reads either)."""
+    from cityhub.catalog import service
+    from cityhub.catalog.db import driver_rows
+    from cityhub.catalog.models import Dataset
+
+    name = sa.select(Dataset.name).where(Dataset.code == sa.bindparam("code"))
+
+    def rename(to: str) -> None:
+        with db.session() as s:
+            s.scalars(sa.select(Dataset)).one().name = to
+
+    with db.session() as s:
+        service.upsert_department(s, "330400-GA", "市公安局")
+        service.upsert_dataset(s, "GA-001", "330400-GA", name="户籍人口基本信息")
+    outside = db.dialect == "sqlite"
+    with db.reading() as s:
+        assert driver_rows(s, name, code="GA-001") == [("户籍人口基本信息",)]
+        assert s.in_transaction() is not outside
+        rename("改名")
+        assert driver_rows(s, name, code="GA-001") == [("改名",)]
+        assert s.scalars(sa.select(Dataset.name)).one() == "改名"  # the ORM begins
+        assert s.in_transaction()
+        rename("更名")
+        assert driver_rows(s, name, code="GA-001") == [("更名",)]

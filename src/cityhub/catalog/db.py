@@ -13,7 +13,15 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import ClauseElement, Dialect, Engine, create_engine, event, make_url
+from sqlalchemy import (
+    ClauseElement,
+    Connection,
+    Dialect,
+    Engine,
+    create_engine,
+    event,
+    make_url,
+)
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.sql.compiler import SQLCompiler
 
@@ -22,6 +30,8 @@ MIGRATIONS = Path(__file__).parent / "migrations"
 
 Synchronous = Literal["full", "normal"]
 SQLITE_POOL = 40  # connections kept, and as many more opened at a peak
+# In a reading session's info: its small reads may run outside a transaction (`reading`).
+_OUTSIDE = "reads outside a transaction"
 
 
 def sqlite_file(url: str) -> str | None:
@@ -116,13 +126,16 @@ class Database:
     @contextmanager
     def reading(self) -> Iterator[Session]:
         """A session for reads alone, for the event loop's busiest reads, where the unit of
-        work's begin and commit, and a connection's checkout from the pool and return, cost
-        more than their query. Nothing is committed; it runs on a connection this thread
-        keeps, rolled back at the end (no snapshot held between reads)."""
+        work's begin and end, and a connection's checkout from the pool and return, cost more
+        than their query. It runs on a connection this thread keeps; nothing is committed, and
+        what it began is rolled back at the end (no snapshot held between reads). On SQLite,
+        whose driver opens no transaction for a read, `driver_rows` asks a session that has
+        begun nothing on that connection as it is, without beginning one."""
         connection = getattr(self._readers, "connection", None)
         if connection is None or connection.closed or connection.invalidated:
             connection = self._readers.connection = self.engine.connect()
-        with self._sessions(bind=connection) as session:
+        info = {_OUTSIDE: True} if self.dialect == "sqlite" else {}
+        with self._sessions(bind=connection, info=info) as session:
             yield session
 
     def dispose(self) -> None:
@@ -130,15 +143,20 @@ class Database:
 
 
 def driver_rows(session: Session, statement: ClauseElement, **params: Any) -> list[tuple[Any, ...]]:
-    """The rows of `statement`, run in `session`'s transaction on its driver's own cursor.
+    """The rows of `statement`, run in `session`'s transaction (a reading session's on SQLite:
+    outside one until it begins, see `Database.reading`) on its driver's own cursor.
 
     For the few small statements asked on every read (a catalog record's stamp): run the
     SQLAlchemy way, building and executing them cost more than the database's own work. Each
     is a module's constant, compiled once per dialect and kept. Values come back as the driver
     gives them, not converted to the columns' Python types (a datetime is text on SQLite):
     compare them with one another, never with the ORM's values."""
-    session.flush()  # as the ORM's own execute would (nothing to do in a clean session)
-    connection = session.connection()
+    bind = session.bind
+    if session.info.get(_OUTSIDE) and isinstance(bind, Connection) and not session.in_transaction():
+        connection = bind  # a reading session on SQLite, before anything began: see `reading`
+    else:
+        session.flush()  # as the ORM's own execute would (nothing to do in a clean session)
+        connection = session.connection()
     sql, order = _compiled(statement, connection.dialect)
     cursor = connection.connection.cursor()
     try:
