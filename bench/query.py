@@ -91,7 +91,15 @@ def ensure_city(work: Path, scale: float, seed: int) -> Path:
         subprocess.run(
             [sys.executable, "-c", LOAD, str(city), str(scale), str(seed), str(home)], check=True
         )
+    # A city loaded by an earlier cityhub: its metadata DB brought to this one's schema.
+    subprocess.run(
+        [_cli(), "db", "upgrade"], env={**os.environ, "CITYHUB_HOME": str(home)}, check=True
+    )
     return home
+
+
+def _cli() -> str:
+    return str(Path(sys.executable).with_name("cityhub"))
 
 
 def free_port() -> int:
@@ -111,9 +119,8 @@ class Server:
             "CITYHUB_RATE_LIMIT_TOKEN": "100000000",
             "CITYHUB_RATE_LIMIT_ANONYMOUS": "100000000",
         }
-        cli = str(Path(sys.executable).with_name("cityhub"))
         self.proc = subprocess.Popen(
-            [cli, "serve", "--port", str(self.port), "--workers", str(workers)],
+            [_cli(), "serve", "--port", str(self.port), "--workers", str(workers)],
             env=env,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.PIPE,

@@ -351,3 +351,28 @@ def test_a_cached_answer_sees_the_askers_own_changes_not_yet_flushed(db: Databas
         s.add(Department(code="330400-QX", name="市气象局"))  # pending: not flushed yet
         after = cache.get(s, "departments", lambda: s.scalar(select(func.count(Department.id))))
         assert (before, after) == (0, 1)
+
+
+def test_the_catalog_stamp_reads_the_latest_change_off_an_index(db: Database) -> None:
+    """Asked before every cached answer, the stamp finds the datasets' latest `updated_at` as
+    the last entry of its index (migration 0004) rather than by reading every dataset; a
+    downgrade drops the index."""
+    from cityhub.catalog.cache import _STAMP
+    from cityhub.catalog.db import _compiled
+
+    def indexes() -> list[str | None]:
+        return [i["name"] for i in inspect(db.engine).get_indexes("datasets")]
+
+    assert "ix_datasets_updated_at" in indexes()
+    if db.dialect == "sqlite":
+        sql, _ = _compiled(_STAMP, db.engine.dialect)
+        with db.engine.connect() as conn:
+            plan = [row[3] for row in conn.exec_driver_sql("EXPLAIN QUERY PLAN " + sql)]
+        reads = [step for step in plan if " datasets" in step]
+        assert "SEARCH datasets USING COVERING INDEX ix_datasets_updated_at" in reads, plan
+        assert all("INDEX" in step for step in reads), plan  # no read of the table's rows
+    cfg = alembic_config(db.url)
+    with db.engine.begin() as conn:
+        cfg.attributes["connection"] = conn
+        command.downgrade(cfg, "0003")
+    assert "ix_datasets_updated_at" not in indexes()

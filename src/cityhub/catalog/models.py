@@ -84,8 +84,8 @@ class Dataset(Base):
     row_count: Mapped[int] = mapped_column(BigInteger, default=0)
     last_sync_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
-    updated_at: Mapped[datetime] = mapped_column(
-        DateTime(timezone=True), default=utcnow, onupdate=utcnow
+    updated_at: Mapped[datetime] = mapped_column(  # indexed for the catalog's stamp
+        DateTime(timezone=True), default=utcnow, onupdate=utcnow, index=True
     )
 
     department: Mapped[Department] = relationship(back_populates="datasets")
