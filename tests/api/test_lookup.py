@@ -8,6 +8,7 @@ from typing import Any
 
 import pyarrow as pa
 import pyarrow.parquet as pq
+import sqlalchemy as sa
 from fastapi.testclient import TestClient
 
 from cityhub.catalog import service
@@ -165,3 +166,49 @@ def test_a_lookup_by_index_answers_as_a_scan_does_to_the_byte(
     ]
     assert '"jin_e":6.0,' in scanned[0][0] and '"hu_shu":1}' in scanned[0][0]
     assert [f["name"] for f in json.loads(scanned[1][0])["fields"]] == ["jin_e", "yue_fen"]
+
+
+def test_the_door_decides_once_for_full_readers_until_the_record_changes(
+    served: tuple[Hub, TestClient], tmp_path
+) -> None:
+    """The center's staff and the dataset's own department read every field: the door decides
+    that once per record and basis, and decides again when the record changes (a field added
+    by a sync is read at once)."""
+    hub, client = served
+    from cityhub.access import Caller, Role, Scope, operator
+    from cityhub.catalog.models import Department
+    from cityhub.ingest import sync_file
+
+    from .conftest import PEOPLE
+
+    door = client.app.state.services.door  # type: ignore[attr-defined]
+    with hub.db.session() as s:
+        ga = s.scalars(sa.select(Department).where(Department.code == "330400-GA")).one()
+        own = Caller(
+            "ga.member",
+            frozenset({Role.MEMBER}),
+            frozenset({Scope.READ}),
+            department="330400-GA",
+            department_id=ga.id,
+        )
+
+    def view(who: Caller) -> tuple[str, list[str]]:
+        with hub.db.reading() as s:
+            v = door.table(s, who, "GA-001")
+        return v.basis, [c.name for c in v.columns]
+
+    staff, dept = view(operator()), view(own)
+    assert staff[0] == "center staff" and dept[0] == "own department"
+    assert staff[1] == dept[1] and "shen_fen_zheng_hao_ma" in staff[1]  # L4, read in full
+    decided = dict(door._in_full)
+    assert view(operator()) == staff and view(own) == dept
+    assert door._in_full == decided  # the same decisions, for the same record
+    wider = tmp_path / "wider.csv"
+    lines = PEOPLE.splitlines()
+    wider.write_text(
+        "\n".join([lines[0] + ",户籍地址"] + [f"{line},嘉兴市南湖区" for line in lines[1:]]) + "\n",
+        encoding="utf-8",
+    )
+    sync_file(hub, "GA-001", wider)
+    assert view(operator()) == ("center staff", [*staff[1], "hu_ji_di_zhi"])
+    assert view(own) == ("own department", [*dept[1], "hu_ji_di_zhi"])

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import StrEnum
+from functools import cached_property
 
 import sqlalchemy as sa
 
@@ -44,6 +45,12 @@ class Access:
     row_filter: tuple[dict[str, object], ...] = ()  # filters of the grant, on raw values
     grant_id: int | None = None
     basis: str = ""
+
+    @cached_property
+    def treatments(self) -> tuple[tuple[str, str], ...]:
+        """`fields` as a key, each treatment as plain text: hashed in C, where hashing an enum
+        member is a call to Python."""
+        return tuple((name, str(t)) for name, t in self.fields.items())
 
 
 def grade_rank(grade: str | None) -> int:
