@@ -43,6 +43,7 @@ import time
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
+from functools import partial
 from typing import Any, Literal
 
 import sqlalchemy as sa
@@ -155,32 +156,40 @@ def utc(value: datetime | str) -> datetime:
     return value.astimezone(UTC)
 
 
-def _get(record: AuditRecord | Mapping[str, Any], name: str) -> Any:
-    return record[name] if isinstance(record, Mapping) else getattr(record, name)
+def _getter(record: AuditRecord | Mapping[str, Any]) -> Callable[[str], Any]:
+    """How to read a column of `record`: a mapping's by key, an ORM record's by attribute."""
+    return record.__getitem__ if isinstance(record, Mapping) else partial(getattr, record)
+
+
+# The canonical form's encoder, made once (it is asked for every record written).
+_CANONICAL = json.JSONEncoder(sort_keys=True, ensure_ascii=False, separators=(",", ":"))
 
 
 def canonical(record: AuditRecord | Mapping[str, Any]) -> str:
     """The hashed content of a record: its columns but id and hash as compact JSON, keys
     sorted, the time as ISO-8601 UTC with microseconds."""
-    content = {name: _get(record, name) for name in HASHED}
+    get = _getter(record)
+    content = {name: get(name) for name in HASHED}
     content["at"] = utc(content["at"]).isoformat(timespec="microseconds")
     content["fields"] = list(content["fields"] or [])
     content["detail"] = dict(content["detail"] or {})
-    return json.dumps(content, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+    return _CANONICAL.encode(content)
 
 
 def record_hash(record: AuditRecord | Mapping[str, Any], algorithm: str | None = None) -> str:
     """The hash a record must carry: H(canonical content + prev_hash), H being `algorithm`,
     by default the record's own `algorithm` column. Takes a record, a row mapping or a line
     of a JSONL export."""
-    algorithm = algorithm or _get(record, "algorithm")
-    return digest((canonical(record) + _get(record, "prev_hash")).encode(), str(algorithm))
+    get = _getter(record)
+    algorithm = algorithm or get("algorithm")
+    return digest((canonical(record) + get("prev_hash")).encode(), str(algorithm))
 
 
 def as_dict(record: AuditRecord | Mapping[str, Any]) -> dict[str, Any]:
     """A record's columns (but id) as plain JSON values, the time as ISO-8601 UTC; what
     `record_hash` takes back to check it offline."""
-    d = {name: _get(record, name) for name in COLUMNS}
+    get = _getter(record)
+    d = {name: get(name) for name in COLUMNS}
     d["at"] = utc(d["at"]).isoformat(timespec="microseconds")
     return d
 
@@ -188,12 +197,12 @@ def as_dict(record: AuditRecord | Mapping[str, Any]) -> dict[str, Any]:
 def _plain(value: Any) -> Any:
     """`value` as plain JSON, identical once stored and read back on SQLite and PostgreSQL
     (PostgreSQL's JSON refuses NaN; datetimes and other objects have no JSON form)."""
+    if isinstance(value, bool | int | str) or value is None:  # the most, and the cheapest
+        return value
     if isinstance(value, Mapping):
         return {str(k): _plain(v) for k, v in value.items()}
     if isinstance(value, list | tuple | set | frozenset):
         return [_plain(v) for v in value]
-    if isinstance(value, bool | int | str) or value is None:
-        return value
     if isinstance(value, float):
         return value if math.isfinite(value) else str(value)
     if isinstance(value, datetime | date):
