@@ -242,8 +242,9 @@ class Door:
 
     def _remembered_access(self, s: Session, caller: Caller, ds: Dataset) -> Access | None:
         """`access` to a record of this door's memory. For the callers who read it in full (no
-        grant to look up, and the same answer for every one of them) it is remembered with the
-        record, and made again once the record is (`_record`)."""
+        grant to look up, and the same answer for every one of them) the decision is kept with
+        the record it was made for, and made again for the next record (`_record` loads one
+        whenever the dataset's stamp moves)."""
         if not policy.reads_in_full(caller, ds):
             return self.access(s, caller, ds)
         key = (ds.code, caller.is_operator)  # their basis: center staff or own department
