@@ -105,7 +105,7 @@ def _most_used(db: Session) -> list[tuple[str, int]]:
         .group_by(AuditRecord.dataset)
         .order_by(n.desc(), AuditRecord.dataset)
         .limit(50)
-    ).tuples()
+    )
     ranking = [(str(code), int(count)) for code, count in found]
     _used[key] = (time.monotonic(), ranking)
     return ranking
@@ -140,7 +140,7 @@ def search_page(
         offset=(page - 1) * PAGE,
         where=policy.dataset_filter(me),
     )
-    names = dict(db.execute(sa.select(Department.code, Department.name)).tuples().all())
+    names = dict(db.execute(sa.select(Department.code, Department.name)).all())
     pages = max(1, -(-found.total // PAGE))
     lang = i18n.pick(request)
     return render(
