@@ -129,9 +129,9 @@ class Database:
         work's begin and end, and a connection's checkout from the pool and return, cost more
         than their query. It runs on a connection this thread keeps (so one at a time in a
         thread, never one inside another); nothing is committed, and what it began is rolled
-        back at the end (no snapshot held between reads). On SQLite,
-        whose driver opens no transaction for a read, `driver_rows` asks a session that has
-        begun nothing on that connection as it is, without beginning one."""
+        back at the end (no snapshot held between reads). On SQLite, whose driver opens no
+        transaction for a read, `driver_rows` asks a session that has begun nothing on that
+        connection as it is, without beginning one."""
         connection = getattr(self._readers, "connection", None)
         if connection is None or connection.closed or connection.invalidated:
             connection = self._readers.connection = self.engine.connect()
